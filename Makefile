@@ -1,0 +1,42 @@
+# netlab: the two commands a newcomer needs are `make demo` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+NETLAB  := $(VENV)/bin/netlab
+STAMP   := $(VENV)/.installed
+DEMO    ?= scenarios/three-host-mix.yaml
+OUT     ?= demo-out
+
+.PHONY: setup system-deps demo test lint unit bench clean
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	@mkdir -p $(OUT)
+	$(NETLAB) validate scenarios/*.yaml
+	$(NETLAB) plan $(DEMO)
+	$(NETLAB) draw $(DEMO) -o $(OUT)/topology.png
+	@echo "drawing written to $(OUT)/topology.png"
+
+lint: setup
+	$(VENV)/bin/ruff check netlab tests benchmarks
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(VENV)/bin/pytest -q
+
+test: lint unit
+
+bench: setup
+	$(PY) benchmarks/bench_model.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .mypy_cache .ruff_cache .pytest_cache .hypothesis
