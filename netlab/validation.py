@@ -87,6 +87,7 @@ def find_problems(topo: Topology, prior: Sequence[Problem] = ()) -> list[Problem
     subnets = _check_networks(out)
     _check_overlaps(out, subnets)
     _check_sandboxes(out)
+    _check_sandbox_overlaps(out, subnets)
     _check_endpoints(out, subnets)
     _check_pools(out)
     _check_expectations(out)
@@ -319,6 +320,19 @@ def _check_overlaps(out: _Collector, subnets: dict[str, IPv4Network]) -> None:
                         "pick non-overlapping subnets, or put the networks on different hosts")
 
 
+def _check_sandbox_overlaps(out: _Collector, subnets: dict[str, IPv4Network]) -> None:
+    """A sandbox joined to two overlapping networks would have two routes for one subnet."""
+    for sbx in out.topo.sandboxes:
+        joined = [ep.network for ep in out.topo.endpoints_of(sbx.name) if ep.network in subnets]
+        for i, first in enumerate(joined):
+            for second in joined[i + 1:]:
+                if subnets[first].overlaps(subnets[second]):
+                    out.add(_ep_path(sbx.name, second), "subnet-overlap",
+                            f"container {sbx.name!r} joins {first!r} ({subnets[first]}) and {second!r} "
+                            f"({subnets[second]}), which overlap: its routes would be ambiguous",
+                            "give one of the networks another subnet")
+
+
 # -- sandboxes ------------------------------------------------------------------
 def _check_sandboxes(out: _Collector) -> None:
     topo = out.topo
@@ -328,7 +342,7 @@ def _check_sandboxes(out: _Collector) -> None:
         path = f"containers.{sbx.name}"
         host = topo.host_of(sbx.name)
         if host is None and multi_host:
-            out.add(path, "host-missing", f"container {sbx.name!r} has no host and the lab has "
+            out.add(f"{path}.host", "host-missing", f"container {sbx.name!r} has no host and the lab has "
                     f"{len(topo.hosts)}", "add host: <name>")
         networks = topo.networks_of(sbx.name)
         if any(n.driver == "host" for n in networks) and len(networks) > 1:
