@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from netlab.bulk import gc_paused
 from netlab.errors import InvalidRequestError, Problem, ValidationError
 from netlab.model import Check, PortMapping, Topology, Underlay
 from netlab.yaml_lines import YamlSyntaxError, join, read_yaml
@@ -342,13 +343,14 @@ def topology_to_dict(topo: Topology) -> dict[str, Any]:
 def parse_text(text: str, source: str | None = None,
                default_name: str = "lab") -> tuple[Topology, list[Problem]]:
     """Parse scenario YAML text; never raises for bad input."""
-    try:
-        doc = read_yaml(text)
-    except YamlSyntaxError as exc:
-        problem = Problem("", "yaml-syntax", f"not valid YAML: {exc}", "check indentation and quoting",
-                          exc.line, source)
-        return Topology(default_name), [problem]
-    topo, problems = parse_dict(doc.data, doc.lines, source, default_name)
+    with gc_paused():
+        try:
+            doc = read_yaml(text)
+        except YamlSyntaxError as exc:
+            problem = Problem("", "yaml-syntax", f"not valid YAML: {exc}", "check indentation and quoting",
+                              exc.line, source)
+            return Topology(default_name), [problem]
+        topo, problems = parse_dict(doc.data, doc.lines, source, default_name)
     dupes = [Problem(d.path, "duplicate-name", f"{d.key!r} is defined twice (first on line {d.first_line})",
                      "rename or remove one of them", d.line, source) for d in doc.duplicates]
     return topo, sorted(dupes + problems, key=_order)

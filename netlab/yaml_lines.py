@@ -24,6 +24,8 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 class YamlSyntaxError(Exception):
@@ -81,6 +83,9 @@ class _Builder:
             self.active.discard(id(node))
 
     def _collection(self, node: yaml.Node, path: str) -> Any:
+        if node.tag not in (_MAP_TAG, _SEQ_TAG):
+            raise YamlSyntaxError(f"unsupported tag {node.tag!r} at {path or 'top level'}",
+                                  node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):

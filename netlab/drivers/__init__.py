@@ -8,6 +8,7 @@ raises :class:`~netlab.errors.NotFoundError` listing the valid names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import entry_points
 
 from netlab.errors import NotFoundError
@@ -71,10 +72,15 @@ BUILTIN_DRIVERS: dict[str, DriverInfo] = {
 
 def known_drivers() -> dict[str, DriverInfo]:
     """Built-in drivers plus those registered under the ``netlab.drivers`` entry points."""
+    return dict(_installed_drivers())
+
+
+@cache
+def _installed_drivers() -> tuple[tuple[str, DriverInfo], ...]:
     drivers = dict(BUILTIN_DRIVERS)
     for ep in entry_points(group="netlab.drivers"):
         drivers.setdefault(ep.name, DriverInfo(ep.name, "local", None))
-    return drivers
+    return tuple(drivers.items())
 
 
 def driver_info(name: str) -> DriverInfo:
