@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -97,23 +97,13 @@ def draw(
     _err().print(f"wrote {target}")
 
 
-def _load_valid(file: Path) -> Any:
-    from netlab.loading import load_file
-    from netlab.validation import validate as validate_topology
-
-    topo = load_file(file)
-    validate_topology(topo)
-    return topo
-
-
 @app.command()
 def plan(file: FileArg, as_json: JsonOpt = False) -> None:
     """Show the addresses and the kernel objects a deploy would create (touches nothing)."""
-    from netlab.ipam import allocate
     from netlab.planning import plan_objects
+    from netlab.validation import load_valid
 
-    topo = _load_valid(file)
-    addressing = allocate(topo)
+    topo, addressing = load_valid(file)
     objects = plan_objects(topo, addressing)
     if as_json:
         print(json.dumps({"lab": topo.name, "addressing": addressing.to_dict(),

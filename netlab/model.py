@@ -179,6 +179,7 @@ class Topology:
         self.lines: dict[str, int] = {}
         #: the file the model was loaded from, if any
         self.source: str | None = None
+        self._host_names: list[str] | None = None  # cache, reset by the builder
 
     # -- lookups -----------------------------------------------------------
     def _record(self, kind: str, name: str) -> Any:
@@ -236,21 +237,13 @@ class Topology:
         node = _node("sandbox", sandbox)
         if node not in self.graph:
             raise NotFoundError(f"sandbox {sandbox!r} not found in topology {self.name!r}")
-        return [
-            keys["endpoint"]["record"]
-            for keys in self.graph.adj[node].values()
-            if "endpoint" in keys
-        ]
+        return [keys["endpoint"]["record"] for keys in self.graph._adj[node].values() if "endpoint" in keys]
 
     def endpoints_on(self, network: str) -> list[Endpoint]:
         node = _node("network", network)
         if node not in self.graph:
             raise NotFoundError(f"network {network!r} not found in topology {self.name!r}")
-        return [
-            keys["endpoint"]["record"]
-            for keys in self.graph.adj[node].values()
-            if "endpoint" in keys
-        ]
+        return [keys["endpoint"]["record"] for keys in self.graph._adj[node].values() if "endpoint" in keys]
 
     def networks_of(self, sandbox: str) -> list[Network]:
         return [self.network(ep.network) for ep in self.endpoints_of(sandbox)]
@@ -260,8 +253,13 @@ class Topology:
         record = self.sandbox(sandbox)
         if record.host is not None:
             return record.host
-        hosts = self.hosts
-        return hosts[0].name if len(hosts) == 1 else None
+        return self._only_host()
+
+    def _only_host(self) -> str | None:
+        """The single host's name, if the topology has exactly one (O(1) after the first call)."""
+        if self._host_names is None:
+            self._host_names = [name for kind, name in self.graph.nodes if kind == "host"]
+        return self._host_names[0] if len(self._host_names) == 1 else None
 
     def sandboxes_on(self, host: str) -> list[Sandbox]:
         return [sbx for sbx in self._records("sandbox") if self.host_of(sbx.name) == host]
@@ -277,9 +275,9 @@ class Topology:
         if record.scope == "local":
             if record.host is not None:
                 return [record.host]
-            hosts = self.hosts
-            if len(hosts) == 1:
-                return [hosts[0].name]
+            only = self._only_host()
+            if only is not None:
+                return [only]
         found: dict[str, None] = {}
         for ep in self.endpoints_on(network):
             host = self.host_of(ep.sandbox)
@@ -293,6 +291,8 @@ class Topology:
         if node in self.graph:
             raise ConflictError(f"{kind} {record.name!r} already exists in topology {self.name!r}")
         self.graph.add_node(node, kind=kind, record=record)
+        if kind == "host":
+            self._host_names = None
 
     def add_host(self, name: str, *, underlay_ip: str | None = None,
                  labels: Mapping[str, str] | None = None) -> Host:
@@ -357,6 +357,7 @@ class Topology:
         if users:
             raise ConflictError(f"host {name!r} is still used by: {', '.join(users)}")
         self.graph.remove_node(_node("host", name))
+        self._host_names = None
 
     def update_network(self, name: str, **changes: Any) -> Network:
         """Replace fields of a network record (e.g. ``subnet=...``)."""

@@ -25,12 +25,14 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from netlab import drivers
+from netlab.bulk import gc_paused
 from netlab.errors import Problem, ValidationError
+from netlab.ipam import Addressing, plan_addresses
 from netlab.loading import locate, parse_file
 from netlab.model import Network, Topology
 from netlab.naming import IFNAMSIZ, sandbox_ifname
 
-__all__ = ["check_file", "find_problems", "validate"]
+__all__ = ["check_file", "find_problems", "load_valid", "validate"]
 
 DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 MAC = re.compile(r"^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$")
@@ -82,6 +84,15 @@ def find_problems(topo: Topology, prior: Sequence[Problem] = ()) -> list[Problem
     Problems at or under a path listed in ``prior`` (e.g. shape problems from
     loading) are left out, so one mistake is not reported twice.
     """
+    return _find(topo, prior)[0]
+
+
+def _find(topo: Topology, prior: Sequence[Problem] = ()) -> tuple[list[Problem], Addressing]:
+    with gc_paused():
+        return _find_all(topo, prior)
+
+
+def _find_all(topo: Topology, prior: Sequence[Problem]) -> tuple[list[Problem], Addressing]:
     out = _Collector(topo)
     _check_names(out)
     subnets = _check_networks(out)
@@ -89,11 +100,11 @@ def find_problems(topo: Topology, prior: Sequence[Problem] = ()) -> list[Problem
     _check_sandboxes(out)
     _check_sandbox_overlaps(out, subnets)
     _check_endpoints(out, subnets)
-    _check_pools(out)
+    addressing = _check_pools(out)
     _check_expectations(out)
     seen = {p.path for p in prior}
     kept = [p for p in out.problems if not _under_any(p.path, seen)]
-    return sorted(kept, key=lambda p: (p.line or 0, p.path, p.code))
+    return sorted(kept, key=lambda p: (p.line or 0, p.path, p.code)), addressing
 
 
 def _under_any(path: str, roots: set[str]) -> bool:
@@ -108,20 +119,40 @@ def _under_any(path: str, roots: set[str]) -> bool:
         path = path[:cut]
 
 
-def validate(topo: Topology) -> None:
-    """Raise :class:`ValidationError` if ``topo`` has any problem."""
-    problems = find_problems(topo)
+def validate(topo: Topology) -> Addressing:
+    """Raise :class:`ValidationError` if ``topo`` has any problem, else return its addresses.
+
+    Validation already allocates (pool exhaustion is one of its rules), so the
+    valid model's :class:`~netlab.ipam.Addressing` comes for free.
+    """
+    problems, addressing = _find(topo)
     if problems:
         raise ValidationError(problems)
+    return addressing
+
+
+def _checked(path: str | Path) -> tuple[Topology, list[Problem], Addressing | None]:
+    topo, problems = parse_file(path)
+    if any(p.code in ("yaml-syntax", "unreadable") for p in problems):
+        return topo, problems, None
+    found, addressing = _find(topo, problems)
+    return topo, sorted(problems + found, key=lambda p: (p.line or 0, p.path, p.code)), addressing
 
 
 def check_file(path: str | Path) -> list[Problem]:
     """Load and validate a scenario file; every shape and semantic problem, in line order."""
-    topo, problems = parse_file(path)
-    if any(p.code in ("yaml-syntax", "unreadable") for p in problems):
-        return problems
-    merged = problems + find_problems(topo, problems)
-    return sorted(merged, key=lambda p: (p.line or 0, p.path, p.code))
+    return _checked(path)[1]
+
+
+def load_valid(path: str | Path) -> tuple[Topology, Addressing]:
+    """Load a scenario file that must be valid, with its addresses.
+
+    Raises one ``ValidationError`` listing every shape and semantic problem.
+    """
+    topo, problems, addressing = _checked(path)
+    if problems or addressing is None:
+        raise ValidationError(problems)
+    return topo, addressing
 
 
 # -- names ---------------------------------------------------------------------
@@ -446,12 +477,11 @@ def _check_aliases(out: _Collector, network: str, names: dict[str, str]) -> None
 
 
 # -- pools -----------------------------------------------------------------------
-def _check_pools(out: _Collector) -> None:
-    from netlab.ipam import plan_addresses
-
-    _, problems = plan_addresses(out.topo)
+def _check_pools(out: _Collector) -> Addressing:
+    addressing, problems = plan_addresses(out.topo)
     for problem in problems:
         out.add(problem.path, problem.code, problem.message, problem.hint)
+    return addressing
 
 
 # -- expectations ----------------------------------------------------------------
