@@ -110,6 +110,17 @@ def _parse_address(text: object) -> IPv4Address | None:
         return None
 
 
+def _parse_address_or_cidr(text: object) -> IPv4Address | None:
+    """Like :func:`_parse_address`, also accepting ``"10.0.0.5/24"``."""
+    address = _parse_address(text)
+    if address is None and isinstance(text, str):
+        try:
+            address = IPv4Interface(text).ip
+        except ValueError:
+            return None
+    return address
+
+
 def _span(net: IPv4Network) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
@@ -270,12 +281,7 @@ def mac_from_ip(ip: str | IPv4Address | IPv4Interface) -> str:
     >>> mac_from_ip("172.18.0.2")
     '02:42:ac:12:00:02'
     """
-    address = _parse_address(ip)
-    if address is None and isinstance(ip, str):
-        try:
-            address = IPv4Interface(ip).ip
-        except ValueError:
-            address = None
+    address = _parse_address_or_cidr(ip)
     if address is None:
         raise InvalidRequestError(f"cannot derive a MAC address from {ip!r}: not an IPv4 address")
     return _mac(int(address))
@@ -580,12 +586,7 @@ class Ipam:
         """
         entry = self._lookup(pool_id)
         master = entry.master
-        address = _parse_address(ip)
-        if address is None and isinstance(ip, str):
-            try:
-                address = IPv4Interface(ip).ip
-            except ValueError:
-                address = None
+        address = _parse_address_or_cidr(ip)
         if address is None:
             raise InvalidRequestError(f"Invalid address {ip!r}: not an IPv4 address")
         if address not in master.network:
