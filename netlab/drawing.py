@@ -117,7 +117,7 @@ def _plan(topo: Topology, addressing: Any) -> Any:
     """The ``Addressing`` given (or first of a ``plan_addresses`` tuple), else IPAM's plan, else ``None``."""
     if addressing is None:
         try:
-            addressing = importlib.import_module("netlab.ipam").plan_addresses(topo)
+            addressing = importlib.import_module("netlab.addressing").plan_addresses(topo)
         except Exception:  # IPAM missing or unhappy: fall back to the static addresses
             return None
     return (addressing[0] if addressing else None) if isinstance(addressing, tuple) else addressing
@@ -131,7 +131,7 @@ def endpoint_addresses(topo: Topology, addressing: Any = None) -> dict[tuple[str
     topo : Topology
         The topology.
     addressing : Addressing or tuple, optional
-        A plan from :func:`netlab.ipam.plan_addresses` (the ``Addressing`` or the
+        A plan from :func:`netlab.addressing.plan_addresses` (the ``Addressing`` or the
         ``(addressing, problems)`` tuple); by default planned here if possible.
 
     Returns
@@ -375,7 +375,7 @@ def draw_topology(topo: Topology, path: str | os.PathLike[str] | None = None, *,
     title : str, optional
         The heading; by default the topology's name.
     addressing : Addressing, optional
-        The address plan to label endpoints with; by default :func:`netlab.ipam.plan_addresses`
+        The address plan to label endpoints with; by default :func:`netlab.addressing.plan_addresses`
         when it is available and succeeds, else the static endpoint IPs.
 
     Returns

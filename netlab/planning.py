@@ -1,6 +1,6 @@
 """Planning: the kernel objects a deploy of a (valid, addressed) topology would create.
 
-A pure function of the model and its :class:`~netlab.ipam.Addressing`; used by
+A pure function of the model and its :class:`~netlab.addressing.Addressing`; used by
 ``netlab plan`` to show, before anything is touched, what ``up`` will build.
 Names follow :mod:`netlab.naming`.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netlab import drivers, naming
-from netlab.ipam import Addressing
+from netlab.addressing import Addressing
 from netlab.model import Network, Topology
 
 __all__ = ["PlannedObject", "assign_vnis", "plan_objects"]

@@ -25,9 +25,9 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from netlab import drivers
+from netlab.addressing import Addressing, plan_addresses
 from netlab.bulk import gc_paused
 from netlab.errors import Problem, ValidationError
-from netlab.ipam import Addressing, plan_addresses
 from netlab.loading import locate, parse_file
 from netlab.model import Network, Topology
 from netlab.naming import IFNAMSIZ, sandbox_ifname
@@ -123,7 +123,7 @@ def validate(topo: Topology) -> Addressing:
     """Raise :class:`ValidationError` if ``topo`` has any problem, else return its addresses.
 
     Validation already allocates (pool exhaustion is one of its rules), so the
-    valid model's :class:`~netlab.ipam.Addressing` comes for free.
+    valid model's :class:`~netlab.addressing.Addressing` comes for free.
     """
     problems, addressing = _find(topo)
     if problems:

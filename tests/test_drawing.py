@@ -199,7 +199,7 @@ def test_svg_shows_static_endpoint_ips(monkeypatch: pytest.MonkeyPatch) -> None:
     # real, searchable <text>, not glyph outlines
     assert all(f">{ip}</text>" in svg for ip in ("10.0.1.10", "10.0.1.11", "10.0.1.12"))
     assert ">1 host  |  1 network  |  3 sandboxes  |  3 endpoints</text>" in svg
-    monkeypatch.setitem(sys.modules, "netlab.ipam", None)  # no IPAM: static addresses still shown
+    monkeypatch.setitem(sys.modules, "netlab.addressing", None)  # no IPAM: static addresses still shown
     svg = topology_svg(one_host_bridge()) or ""
     assert all(ip in svg for ip in ("10.0.1.10", "10.0.1.11", "10.0.1.12"))
     assert "web" in svg and "front" in svg and "eth0" in svg

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netlab import NetlabError, Topology
-from netlab.ipam import plan_addresses
+from netlab.addressing import plan_addresses
 from netlab.loading import TOP_KEYS, parse_dict, parse_text
 from netlab.validation import find_problems
 
@@ -94,7 +94,7 @@ def test_random_topologies(topo: Topology) -> None:
     problems = find_problems(topo)
     assert all(p.code and p.message for p in problems)
     if not problems:
-        from netlab.ipam import allocate
+        from netlab.addressing import allocate
         from netlab.planning import plan_objects
 
         addressing = allocate(topo)
