@@ -1,0 +1,214 @@
+"""Backends: the small named kernel steps drivers emit, and the Backend protocol that runs them.
+
+Drivers never touch the kernel: they return lists of steps. A backend executes
+them in order. :class:`~netlab.backends.kernel.KernelBackend` does it with
+pyroute2 netlink and ``nft -j``; :class:`~netlab.backends.simulated.SimulatedBackend`
+keeps the same objects in memory and fails with the kernel's errnos.
+
+Rules every backend follows:
+
+* creating something that exists fails with ``EEXIST``; a step naming a
+  namespace or link that does not exist fails with ``ENOENT`` / ``ENODEV``;
+  errors are raised as :class:`~netlab.errors.BackendError` with ``errno`` set
+  and a message naming the step, the namespace and the object;
+* every ``Delete*`` step is idempotent: deleting what is not there succeeds;
+* nothing is ever created or changed outside the namespaces the steps name
+  (a step never targets the machine's own namespace);
+* :meth:`Backend.snapshot` reads back the objects, so two backends (or the
+  store and the kernel) can be compared as plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "AddAddress",
+    "AddRoute",
+    "ApplyRuleset",
+    "Backend",
+    "CreateBridge",
+    "CreateNamespace",
+    "CreateVeth",
+    "DeleteLink",
+    "DeleteNamespace",
+    "ExecResult",
+    "LinkState",
+    "NamespaceState",
+    "SetSysctl",
+    "SetUp",
+    "SNAPSHOT_SYSCTLS",
+    "Snapshot",
+    "Step",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateNamespace:
+    """A new, empty network namespace named ``ns`` (its ``lo`` stays down until ``SetUp``)."""
+
+    ns: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteNamespace:
+    """Remove namespace ``ns`` and everything in it (idempotent)."""
+
+    ns: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateBridge:
+    """A Linux bridge ``name`` in ``ns``, brought up; ``mac`` and ``mtu`` when given."""
+
+    ns: str
+    name: str
+    mtu: int | None = None
+    mac: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateVeth:
+    """A veth pair: ``name`` in ``ns`` with MAC ``mac`` (enslaved to bridge ``master`` if
+    given, brought up), and its peer ``peer_name`` in ``peer_ns`` with MAC ``peer_mac``
+    (left down). ``mtu`` applies to both ends. The pair is created in one netlink
+    request from ``ns``; it never appears in any other namespace, even briefly."""
+
+    ns: str
+    name: str
+    peer_ns: str
+    peer_name: str
+    master: str | None = None
+    mac: str | None = None
+    peer_mac: str | None = None
+    mtu: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteLink:
+    """Remove link ``name`` from ``ns`` (a veth takes its peer along); idempotent."""
+
+    ns: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddAddress:
+    """Add IPv4 address ``cidr`` (``"10.0.0.2/24"``) to link ``ifname`` in ``ns``."""
+
+    ns: str
+    ifname: str
+    cidr: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetUp:
+    """Bring link ``ifname`` (``"lo"`` included) up in ``ns``."""
+
+    ns: str
+    ifname: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddRoute:
+    """Add a route in ``ns``: ``dst`` is ``"default"`` or a CIDR; via ``gateway`` and/or out ``ifname``."""
+
+    ns: str
+    dst: str
+    gateway: str | None = None
+    ifname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetSysctl:
+    """Set a per-namespace sysctl in ``ns``, e.g. ``("net.ipv4.ip_forward", "1")``."""
+
+    ns: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRuleset:
+    """Replace netlab's nftables table(s) in ``ns`` atomically.
+
+    ``ruleset`` is a document in nft's JSON schema (``{"nftables": [...]}``) that
+    starts by adding, flushing/deleting and re-adding its own tables, so applying
+    it twice gives the same state. An empty ``{"nftables": []}`` is allowed.
+    """
+
+    ns: str
+    ruleset: dict[str, Any] = field(hash=False)
+
+
+Step = (CreateNamespace | DeleteNamespace | CreateBridge | CreateVeth | DeleteLink | AddAddress | SetUp
+        | AddRoute | SetSysctl | ApplyRuleset)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """One link as read back: what both backends can report identically."""
+
+    name: str
+    kind: str            # "loopback", "bridge", "veth", "vxlan", "macvlan", ...
+    up: bool
+    mac: str | None = None
+    mtu: int | None = None
+    master: str | None = None
+    ifindex: int | None = field(default=None, compare=False)
+
+
+#: the sysctls a snapshot reads back in every namespace
+SNAPSHOT_SYSCTLS = ("net.ipv4.ip_forward",)
+
+
+@dataclass(slots=True)
+class NamespaceState:
+    """Everything netlab manages in one namespace, as plain comparable data.
+
+    ``links`` includes ``lo``; ``addresses`` are IPv4 only; ``routes`` are the
+    main-table IPv4 routes that steps added (not the ones the kernel derives
+    from addresses); ``sysctls`` holds :data:`SNAPSHOT_SYSCTLS`; ``ruleset`` is
+    the nft JSON of the tables netlab owns there (``None`` when there are none),
+    normalised to a list of ``{"table"|"chain"|"rule": ...}`` objects without
+    handles.
+    """
+
+    links: dict[str, LinkState] = field(default_factory=dict)
+    addresses: set[tuple[str, str]] = field(default_factory=set)          # (ifname, cidr)
+    routes: set[tuple[str, str | None, str | None]] = field(default_factory=set)  # (dst, gateway, ifname)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    ruleset: list[dict[str, Any]] | None = None
+
+
+Snapshot = dict[str, NamespaceState]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Backend(Protocol):
+    """Runs steps; reads state back. Implementations: kernel, simulated."""
+
+    name: str
+
+    def apply(self, steps: Sequence[Step]) -> None:
+        """Run ``steps`` in order; stop at the first failure and raise ``BackendError``."""
+
+    def namespaces(self) -> list[str]:
+        """Names of the namespaces that exist (in this backend's world), sorted."""
+
+    def snapshot(self, namespaces: Iterable[str]) -> Snapshot:
+        """Read back links, addresses, routes, sysctls set by steps, and rulesets of ``namespaces``."""
+
+    def exec(self, ns: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
+        """Run a command inside namespace ``ns``."""
+
+    def close(self) -> None:
+        """Release sockets and threads (namespaces stay)."""
