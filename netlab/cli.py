@@ -10,9 +10,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netlab.errors import EXIT_CODE, NetlabError, ValidationError
+from netlab.errors import EXIT_CODE, NetlabError, NotFoundError, ValidationError
 
 __all__ = ["app", "main"]
 
@@ -133,6 +134,148 @@ def plan(file: FileArg, as_json: JsonOpt = False) -> None:
     for obj in objects:
         table.add_row(obj.kind, obj.namespace, obj.name, obj.detail)
     console.print(table)
+
+
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="sim or kernel (default: kernel as root, "
+                                                                "else sim; for an existing lab, the one it uses).")]
+StateOpt = Annotated[Path | None, typer.Option("--state-dir", envvar="NETLAB_STATE_DIR",
+                                               help="Where lab state lives.")]
+
+
+class _Session:
+    """Store + backend + controller for one command; saves the simulated world on exit."""
+
+    def __init__(self, lab: str, backend: str | None, state_dir: Path | None, *, must_exist: bool = False) -> None:
+        from netlab.controller import Controller
+        from netlab.runtime import default_backend, open_backend, open_store
+
+        self.store = open_store(state_dir)
+        info = self.store.lab(lab)
+        if must_exist and info is None:
+            self.store.close()
+            raise NotFoundError(f"lab {lab!r} is not deployed (known labs: {', '.join(self.store.labs()) or 'none'})")
+        if backend is None and info is not None:
+            backend = "sim" if info["backend"] == "simulated" else info["backend"]
+        if backend is None:
+            backend, notice = default_backend()
+            if notice:
+                _err().print(f"note: {notice}", style="yellow")
+        self.backend = open_backend(backend, self.store)
+        self.controller = Controller(lab, self.backend, self.store)
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from netlab.runtime import save_backend
+
+        try:
+            save_backend(self.backend, self.store)
+        finally:
+            self.backend.close()
+            self.store.close()
+
+
+def _progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=_err(), transient=True)
+
+
+@app.command()
+def up(file: FileArg, backend: BackendOpt = None, state_dir: StateOpt = None) -> None:
+    """Deploy a scenario, or reconcile a deployed lab with it (only the difference is applied)."""
+    from netlab.validation import load_valid
+
+    topo, _ = load_valid(file)
+    with _Session(topo.name, backend, state_dir) as session, _progress_bar() as bar:
+        task = bar.add_task(f"up {topo.name}", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        change = session.controller.up(topo, str(file.resolve()), progress)
+        backend_name = session.backend.name
+    _err().print(f"lab {topo.name} is up on the {backend_name} backend: {len(change.created)} created, "
+                 f"{len(change.updated)} updated, {len(change.removed)} removed, {len(change.kept)} untouched")
+
+
+@app.command()
+def down(lab: Annotated[str, typer.Argument(help="The lab's name.")], backend: BackendOpt = None,
+         state_dir: StateOpt = None) -> None:
+    """Remove every object of a lab (works without the file, after a crash, and twice in a row)."""
+    from netlab.runtime import open_store
+
+    store = open_store(state_dir)
+    known = store.lab(lab) is not None
+    store.close()
+    if not known:
+        _err().print(f"lab {lab} is not deployed; nothing to do")
+        return
+    with _Session(lab, backend, state_dir) as session, _progress_bar() as bar:
+        task = bar.add_task(f"down {lab}", total=None)
+        removed = session.controller.down(lambda d, t, label: bar.update(task, completed=d, total=t,
+                                                                         description=label))
+    _err().print(f"lab {lab} is down: {len(removed)} namespace(s) removed")
+
+
+@app.command()
+def status(lab: Annotated[str | None, typer.Argument(help="A lab; all labs when omitted.")] = None,
+           as_json: JsonOpt = False, state_dir: StateOpt = None) -> None:
+    """Show a lab's hosts, networks, sandboxes and endpoints with addresses and state."""
+    from netlab.runtime import open_store
+
+    if lab is None:
+        store = open_store(state_dir)
+        labs = [store.lab(name) for name in store.labs()]
+        store.close()
+        rows = [{"lab": info["name"], "backend": info["backend"], "source": info["source"]} for info in labs if info]
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return
+        table = Table(title="labs")
+        for column in ("lab", "backend", "source"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["lab"], row["backend"], row["source"] or "-")
+        _out().print(table if rows else "no labs are deployed")
+        return
+    with _Session(lab, None, state_dir, must_exist=True) as session:
+        data = session.controller.status()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    console = _out()
+    for title, rows in (("hosts", data["hosts"]), ("networks", data["networks"]),
+                        ("sandboxes", data["sandboxes"]), ("endpoints", data["endpoints"])):
+        table = Table(title=f"{title} of lab {lab} ({data['backend']})")
+        columns = list(rows[0]) if rows else ["(none)"]
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(_cell(row[c]) for c in columns))
+        console.print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+@app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec_(lab: Annotated[str, typer.Argument(help="The lab's name.")],
+          sandbox: Annotated[str, typer.Argument(help="A sandbox (container) of the lab.")],
+          command: Annotated[list[str], typer.Argument(help="The command, after --.")],
+          state_dir: StateOpt = None) -> None:
+    """Run a command inside a sandbox: netlab exec LAB SANDBOX -- ping -c1 web."""
+    with _Session(lab, None, state_dir, must_exist=True) as session:
+        ns = session.controller.sandbox_namespace(sandbox)
+        result = session.backend.exec(ns, command)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    raise typer.Exit(result.returncode)
 
 
 def main() -> None:

@@ -35,6 +35,9 @@ import hashlib
 __all__ = [
     "IFNAMSIZ",
     "bridge_name",
+    "derived_mac",
+    "internet_netns",
+    "underlay_netns",
     "fit_ifname",
     "host_netns",
     "lab_prefix",
@@ -98,3 +101,17 @@ def sandbox_ifname(index: int, prefix: str = "eth") -> str:
 def vxlan_names(vni: int) -> tuple[str, str]:
     """(bridge, vxlan device) names of an overlay network with this VNI."""
     return f"ov-{vni:06x}", f"vx-{vni:06x}"
+
+
+def derived_mac(*parts: str) -> str:
+    """A stable, locally administered unicast MAC for a link netlab names (``02:xx:...``)."""
+    digest = hashlib.sha1("/".join(parts).encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
+def underlay_netns(lab: str) -> str:
+    return f"{lab_prefix(lab)}underlay"
+
+
+def internet_netns(lab: str) -> str:
+    return f"{lab_prefix(lab)}internet"

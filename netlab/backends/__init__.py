@@ -34,6 +34,7 @@ __all__ = [
     "CreateVeth",
     "DeleteLink",
     "DeleteNamespace",
+    "DeleteRoute",
     "ExecResult",
     "LinkState",
     "NamespaceState",
@@ -41,7 +42,10 @@ __all__ = [
     "SetUp",
     "SNAPSHOT_SYSCTLS",
     "Snapshot",
+    "STEP_TYPES",
     "Step",
+    "step_from_dict",
+    "step_to_dict",
 ]
 
 
@@ -122,6 +126,14 @@ class AddRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteRoute:
+    """Remove the route to ``dst`` (``"default"`` or a CIDR) from ``ns``; idempotent."""
+
+    ns: str
+    dst: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetSysctl:
     """Set a per-namespace sysctl in ``ns``, e.g. ``("net.ipv4.ip_forward", "1")``."""
 
@@ -144,7 +156,23 @@ class ApplyRuleset:
 
 
 Step = (CreateNamespace | DeleteNamespace | CreateBridge | CreateVeth | DeleteLink | AddAddress | SetUp
-        | AddRoute | SetSysctl | ApplyRuleset)
+        | AddRoute | DeleteRoute | SetSysctl | ApplyRuleset)
+
+STEP_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in (
+    CreateNamespace, DeleteNamespace, CreateBridge, CreateVeth, DeleteLink, AddAddress, SetUp, AddRoute,
+    DeleteRoute, SetSysctl, ApplyRuleset)}
+
+
+def step_to_dict(step: Step) -> dict[str, Any]:
+    """A JSON-safe form of a step: ``{"step": "CreateVeth", "ns": ..., ...}``."""
+    return {"step": type(step).__name__, **{name: getattr(step, name) for name in step.__dataclass_fields__}}
+
+
+def step_from_dict(data: dict[str, Any]) -> Step:
+    fields = dict(data)
+    cls = STEP_TYPES[fields.pop("step")]
+    step: Step = cls(**fields)
+    return step
 
 
 @dataclass(frozen=True, slots=True)

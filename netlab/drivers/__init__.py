@@ -10,10 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol
 
-from netlab.errors import NotFoundError
+from netlab.errors import NotFoundError, NotSupportedError
 
-__all__ = ["COMMON_OPTIONS", "DriverInfo", "BUILTIN_DRIVERS", "driver_info", "known_drivers"]
+if TYPE_CHECKING:
+    from netlab.backends import Step
+    from netlab.model import Network
+
+__all__ = [
+    "BUILTIN_DRIVERS",
+    "COMMON_OPTIONS",
+    "Driver",
+    "DriverInfo",
+    "EndpointContext",
+    "NetworkContext",
+    "driver_info",
+    "get_driver",
+    "known_drivers",
+]
 
 MTU_OPTION = "com.docker.network.driver.mtu"
 IFACE_PREFIX_OPTION = "com.docker.network.container_iface_prefix"
@@ -89,3 +104,57 @@ def driver_info(name: str) -> DriverInfo:
     if name not in drivers:
         raise NotFoundError(f"unknown driver {name!r}; known drivers: {', '.join(sorted(drivers))}")
     return drivers[name]
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkContext:
+    """What a driver needs to create one network on one host."""
+
+    lab: str
+    network: Network
+    host: str
+    host_ns: str
+    subnet: str | None        # "10.0.0.0/24"
+    gateway: str | None       # "10.0.0.1"
+    mtu: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointContext:
+    """What a driver needs to plumb one endpoint into its sandbox (CNM join)."""
+
+    net: NetworkContext
+    sandbox: str
+    sandbox_ns: str
+    index: int                # n in ethN
+    ifname: str               # name inside the sandbox
+    address: str | None       # "10.0.0.2/24"
+    mac: str | None
+
+
+class Driver(Protocol):
+    """CNM verbs, as kernel steps. A driver never touches the kernel itself."""
+
+    info: DriverInfo
+
+    def create_network(self, ctx: NetworkContext) -> list[Step]: ...
+
+    def delete_network(self, ctx: NetworkContext) -> list[Step]: ...
+
+    def join(self, ctx: EndpointContext) -> list[Step]: ...
+
+    def leave(self, ctx: EndpointContext) -> list[Step]: ...
+
+
+def get_driver(name: str) -> Driver:
+    """The implementation of a built-in driver (plugins come with the remote-driver work)."""
+    from netlab.drivers.bridge import BridgeDriver
+    from netlab.drivers.host import HostDriver
+    from netlab.drivers.null import NullDriver
+
+    implementations: dict[str, type[Any]] = {"bridge": BridgeDriver, "null": NullDriver, "host": HostDriver}
+    if name not in implementations:
+        info = driver_info(name)  # NotFoundError for unknown names
+        raise NotSupportedError(f"the {info.name!r} driver cannot be deployed yet (bridge, null and host can)")
+    driver: Driver = implementations[name]()
+    return driver
