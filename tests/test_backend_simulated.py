@@ -85,6 +85,9 @@ def test_satisfies_backend_protocol() -> None:
     backend.close()
 
 
+LO_ADDR = ("lo", "127.0.0.1/8")  # the kernel gives lo this address when it comes up
+
+
 def test_new_namespace_holds_only_lo_down() -> None:
     backend = SimulatedBackend()
     backend.apply([CreateNamespace("z"), CreateNamespace("y")])
@@ -105,14 +108,15 @@ def test_snapshot_of_host_with_bridge_and_two_sandboxes() -> None:
         "vetha": LinkState("vetha", "veth", True, VA_MAC, 1500, "br0"),
         "vethb": LinkState("vethb", "veth", True, VB_MAC, 1500, "br0"),
     }
-    assert host.addresses == {("br0", "10.0.0.1/24")}
+    assert host.addresses == {("br0", "10.0.0.1/24"), ("lo", "127.0.0.1/8")}  # lo up gets 127.0.0.1
     assert host.routes == set()
     assert host.sysctls == {"net.ipv4.ip_forward": "1"}
     assert host.ruleset == EXPECTED_RULESET
     assert a.links == {"lo": LinkState("lo", "loopback", True, LO_MAC, 65536, None),
                        "eth0": LinkState("eth0", "veth", True, EA_MAC, 1500, None)}
     assert b.links["eth0"] == LinkState("eth0", "veth", True, EB_MAC, 1500, None)
-    assert a.addresses == {("eth0", "10.0.0.2/24")} and b.addresses == {("eth0", "10.0.0.3/24")}
+    assert a.addresses - {("lo", "127.0.0.1/8")} == {("eth0", "10.0.0.2/24")}
+    assert b.addresses - {("lo", "127.0.0.1/8")} == {("eth0", "10.0.0.3/24")}
     assert a.routes == {("default", "10.0.0.1", "eth0")} and b.routes == {("default", "10.0.0.1", "eth0")}
     assert a.sysctls == {"net.ipv4.ip_forward": "0"} and a.ruleset is None and b.ruleset is None
 
@@ -278,7 +282,7 @@ def test_deleting_a_veth_end_takes_the_peer_its_addresses_and_routes() -> None:
     backend.apply([DeleteLink(A, "eth0")])
     snap = backend.snapshot([H, A])
     assert set(snap[H].links) == {"lo", "br0", "vethb"}
-    assert set(snap[A].links) == {"lo"} and snap[A].addresses == set() and snap[A].routes == set()
+    assert set(snap[A].links) == {"lo"} and snap[A].addresses == {LO_ADDR} and snap[A].routes == set()
 
 
 def test_deleting_a_namespace_destroys_the_peers_of_its_veths() -> None:
@@ -296,7 +300,7 @@ def test_deleting_a_bridge_releases_its_ports_and_drops_its_routes() -> None:
                    DeleteLink(H, "br0")])
     host = backend.snapshot([H])[H]
     assert host.links["vetha"].master is None and host.links["vethb"].master is None and host.links["vetha"].up
-    assert host.addresses == set() and host.routes == {("10.6.0.0/16", None, "vetha")}
+    assert host.addresses == {LO_ADDR} and host.routes == {("10.6.0.0/16", None, "vetha")}
 
 
 def test_routes_report_the_resolved_device() -> None:
@@ -413,7 +417,7 @@ def test_namespace_view_for_the_packet_walker() -> None:
     host, a = backend.namespace(H), backend.namespace(A)
     assert host.links["br0"].ports == ("vetha", "vethb") and host.links["vetha"].peer == (A, "eth0")
     assert a.links["eth0"].peer == (H, "vetha") and a.links["eth0"].addresses == ("10.0.0.2/24",)
-    assert a.connected == (("10.0.0.0/24", "eth0", "10.0.0.2"),)
+    assert a.connected == (("127.0.0.0/8", "lo", "127.0.0.1"), ("10.0.0.0/24", "eth0", "10.0.0.2"))
     assert a.lookup("10.0.0.3") == (None, "eth0") and a.lookup("8.8.8.8") == ("10.0.0.1", "eth0")
     assert host.lookup("8.8.8.8") is None and host.ruleset == EXPECTED_RULESET
     with pytest.raises(BackendError) as caught:
@@ -431,7 +435,8 @@ def test_exec_introspection_renders_the_state() -> None:
     backend = lab()
     brief = backend.exec(A, ["ip", "-br", "addr"])
     assert brief.returncode == 0 and brief.stderr == ""
-    assert brief.stdout.splitlines() == [f"{'lo':<16} UNKNOWN", f"{'eth0@if3':<16} {'UP':<14} 10.0.0.2/24"]
+    assert brief.stdout.splitlines() == [f"{'lo':<16} {'UNKNOWN':<14} 127.0.0.1/8",
+                                         f"{'eth0@if3':<16} {'UP':<14} 10.0.0.2/24"]
     addr = backend.exec(A, ["ip", "addr"]).stdout
     assert "inet 10.0.0.2/24 brd 10.0.0.255 scope global eth0" in addr and f"link/ether {EA_MAC}" in addr
     assert "2: eth0@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500" in addr

@@ -507,7 +507,10 @@ class SimulatedBackend:
         link.addresses.append(cidr)
 
     def _do_SetUp(self, step: SetUp) -> None:
-        self._link(step.ns, step.ifname).up = True
+        link = self._link(step.ns, step.ifname)
+        link.up = True
+        if link.kind == "loopback" and "127.0.0.1/8" not in link.addresses:
+            link.addresses.append("127.0.0.1/8")  # the kernel gives lo its address when it comes up
 
     @staticmethod
     def _route_key(dst: str) -> str:
@@ -614,6 +617,8 @@ class SimulatedBackend:
             via = f"via {gw} dev {dev}" if gw else f"dev {dev} scope link"
             rows.append((ipaddress.IPv4Network("0.0.0.0/0" if dst == "default" else dst), f"{dst} {via}"))
         for subnet, dev, src in net.connected():
+            if net.links[dev].kind == "loopback":
+                continue  # lo's 127.0.0.0/8 lives in the local table, which `ip route` does not show
             down = "" if self._carrier(net, net.links[dev]) else " linkdown"
             rows.append((subnet, f"{subnet} dev {dev} proto kernel scope link src {src}{down}"))
         rows.sort(key=lambda row: (int(row[0].network_address), row[0].prefixlen))
