@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ParamSpec
 
 import typer
 from rich.console import Console
@@ -16,6 +18,8 @@ from rich.table import Table
 from netlab.errors import EXIT_CODE, NetlabError, NotFoundError, ValidationError
 
 __all__ = ["app", "main"]
+
+P = ParamSpec("P")
 
 app = typer.Typer(
     name="netlab",
@@ -41,6 +45,38 @@ def _err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _renders_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """Turn netlab's errors into a message and an exit code (a traceback only with --debug)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except NetlabError as exc:
+            if "--debug" in sys.argv[1:]:  # the root option; checked here so errors need no context object
+                raise
+            if isinstance(exc, ValidationError):
+                for problem in exc.problems:
+                    print(problem.format(), file=sys.stderr)
+                _err().print(f"error: {len(exc.problems)} problem(s)", style="red")
+            else:
+                _err().print(f"error: {exc}", style="red", markup=False)
+            raise typer.Exit(EXIT_CODE[exc.kind]) from None
+
+    return run
+
+
+def command(**settings: Any) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """``@app.command`` that also renders netlab errors."""
+
+    def register(function: Callable[P, None]) -> Callable[P, None]:
+        wrapped = _renders_errors(function)
+        app.command(**settings)(wrapped)
+        return wrapped
+
+    return register
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
@@ -49,7 +85,7 @@ def _root(
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-@app.command()
+@command()
 def validate(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True,
                                                 help="Scenario YAML files.")],
@@ -78,7 +114,7 @@ def validate(
     raise typer.Exit(1 if invalid else 0)
 
 
-@app.command()
+@command()
 def draw(
     file: FileArg,
     output: Annotated[Path | None, typer.Option("-o", "--output",
@@ -98,7 +134,7 @@ def draw(
     _err().print(f"wrote {target}")
 
 
-@app.command()
+@command()
 def plan(file: FileArg, as_json: JsonOpt = False) -> None:
     """Show the addresses and the kernel objects a deploy would create (touches nothing)."""
     from netlab.planning import plan_objects
@@ -152,15 +188,20 @@ class _Session:
         self.store = open_store(state_dir)
         info = self.store.lab(lab)
         if must_exist and info is None:
+            known = ", ".join(self.store.labs()) or "none"
             self.store.close()
-            raise NotFoundError(f"lab {lab!r} is not deployed (known labs: {', '.join(self.store.labs()) or 'none'})")
+            raise NotFoundError(f"lab {lab!r} is not deployed (known labs: {known})")
         if backend is None and info is not None:
             backend = "sim" if info["backend"] == "simulated" else info["backend"]
         if backend is None:
             backend, notice = default_backend()
             if notice:
                 _err().print(f"note: {notice}", style="yellow")
-        self.backend = open_backend(backend, self.store)
+        try:
+            self.backend = open_backend(backend, self.store)
+        except BaseException:
+            self.store.close()
+            raise
         self.controller = Controller(lab, self.backend, self.store)
 
     def __enter__(self) -> _Session:
@@ -181,7 +222,7 @@ def _progress_bar() -> Progress:
                     console=_err(), transient=True)
 
 
-@app.command()
+@command()
 def up(file: FileArg, backend: BackendOpt = None, state_dir: StateOpt = None) -> None:
     """Deploy a scenario, or reconcile a deployed lab with it (only the difference is applied)."""
     from netlab.validation import load_valid
@@ -199,7 +240,7 @@ def up(file: FileArg, backend: BackendOpt = None, state_dir: StateOpt = None) ->
                  f"{len(change.updated)} updated, {len(change.removed)} removed, {len(change.kept)} untouched")
 
 
-@app.command()
+@command()
 def down(lab: Annotated[str, typer.Argument(help="The lab's name.")], backend: BackendOpt = None,
          state_dir: StateOpt = None) -> None:
     """Remove every object of a lab (works without the file, after a crash, and twice in a row)."""
@@ -218,7 +259,7 @@ def down(lab: Annotated[str, typer.Argument(help="The lab's name.")], backend: B
     _err().print(f"lab {lab} is down: {len(removed)} namespace(s) removed")
 
 
-@app.command()
+@command()
 def status(lab: Annotated[str | None, typer.Argument(help="A lab; all labs when omitted.")] = None,
            as_json: JsonOpt = False, state_dir: StateOpt = None) -> None:
     """Show a lab's hosts, networks, sandboxes and endpoints with addresses and state."""
@@ -264,7 +305,7 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-@app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def exec_(lab: Annotated[str, typer.Argument(help="The lab's name.")],
           sandbox: Annotated[str, typer.Argument(help="A sandbox (container) of the lab.")],
           command: Annotated[list[str], typer.Argument(help="The command, after --.")],
@@ -279,19 +320,5 @@ def exec_(lab: Annotated[str, typer.Argument(help="The lab's name.")],
 
 
 def main() -> None:
-    """Entry point: run the app; render netlab errors without a traceback unless --debug."""
-    debug = "--debug" in sys.argv[1:]
-    try:
-        app()
-    except ValidationError as exc:
-        if debug:
-            raise
-        for problem in exc.problems:
-            print(problem.format(), file=sys.stderr)
-        _err().print(f"error: {len(exc.problems)} problem(s)", style="red")
-        sys.exit(EXIT_CODE[exc.kind])
-    except NetlabError as exc:
-        if debug:
-            raise
-        _err().print(f"error: {exc}", style="red", markup=False)
-        sys.exit(EXIT_CODE[exc.kind])
+    """Entry point of the ``netlab`` command."""
+    app()
