@@ -3,7 +3,6 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 NETLAB  := $(VENV)/bin/netlab
 STAMP   := $(VENV)/.installed
-DEMO    ?= scenarios/three-host-mix.yaml
 OUT     ?= demo-out
 
 .PHONY: setup system-deps demo test lint unit bench clean
@@ -20,11 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	@mkdir -p $(OUT)
-	$(NETLAB) validate scenarios/*.yaml
-	$(NETLAB) plan $(DEMO)
-	$(NETLAB) draw $(DEMO) -o $(OUT)/topology.png
-	@echo "drawing written to $(OUT)/topology.png"
+	OUT=$(OUT) bash .ci/demo.sh
 
 lint: setup
 	$(VENV)/bin/ruff check netlab tests benchmarks
