@@ -207,13 +207,8 @@ def test_sigkill_at_random_points_then_down_leaves_nothing(tmp_path: Path) -> No
 
 # -- the simulator agrees with the kernel -----------------------------------------------------
 def _comparable(snapshot: Snapshot) -> dict[str, object]:
-    result: dict[str, object] = {}
-    for ns, state in snapshot.items():
-        rules = None
-        if state.ruleset is not None:
-            rules = sorted((str(item.get("rule", {}).get("chain")), "rule" in item) for item in state.ruleset)
-        result[ns] = (state.links, state.addresses, state.routes, state.sysctls, rules)
-    return result
+    return {ns: (state.links, state.addresses, state.routes, state.sysctls, state.ruleset)
+            for ns, state in snapshot.items()}
 
 
 @pytest.mark.parametrize("name", ["single-host-bridge", "two-bridges-isolated", "two-host-bridges"])

@@ -67,6 +67,7 @@ from netlab.backends import (
     Snapshot,
     Step,
 )
+from netlab.backends.nftjson import normalize_ruleset
 from netlab.errors import BackendError, InvalidRequestError, NotSupportedError
 
 __all__ = ["FORMAT", "LinkView", "NamespaceView", "SimulatedBackend", "resulting_ruleset"]
@@ -371,7 +372,7 @@ class SimulatedBackend:
                 addresses={(x.name, cidr) for x in net.links.values() for cidr in x.addresses},
                 routes={(dst, gw, dev) for dst, (gw, dev) in net.routes.items()},
                 sysctls={key: net.sysctls.get(key, DEFAULT_SYSCTLS.get(key, "")) for key in SNAPSHOT_SYSCTLS},
-                ruleset=_listing(net.tables))
+                ruleset=normalize_ruleset(_listing(net.tables)))
         return out
 
     def namespace(self, ns: str) -> NamespaceView:
