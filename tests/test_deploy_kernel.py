@@ -211,14 +211,46 @@ def _comparable(snapshot: Snapshot) -> dict[str, object]:
             for ns, state in snapshot.items()}
 
 
-@pytest.mark.parametrize("name", ["single-host-bridge", "two-bridges-isolated", "two-host-bridges"])
-def test_simulator_builds_the_same_objects_as_the_kernel(name: str, deploy: Deploy) -> None:
-    topo, _ = load_valid(ROOT / "scenarios" / f"{name}.yaml")
-    topo.name = unique_lab()
+AGREEMENT_CASES = {
+    "icc-off-and-internal": "hosts: [h1]\nnetworks:\n  quiet:\n    subnet: 10.78.1.0/24\n"
+                            "    options: {com.docker.network.bridge.enable_icc: 'false',"
+                            " com.docker.network.bridge.enable_ip_masquerade: 'false'}\n"
+                            "  in: {internal: true, mtu: 1400}\n"
+                            "containers:\n  a: {networks: [quiet, in], ports: ['80:80', '53:53/udp']}\n"
+                            "  b: {networks: [in]}\n",
+    "null-and-host": "hosts: [h1]\nnetworks:\n  none: {driver: 'null'}\n  hostnet: {driver: host}\n"
+                     "containers:\n  alone: {networks: [none]}\n  shared: {networks: [hostnet]}\n",
+}
+
+
+def _both(topo: Topology, deploy: Deploy) -> tuple[Snapshot, Snapshot]:
     controller = deploy(topo)
     names = lab_namespaces(topo.name)
     kernel = controller.backend.snapshot(names)
     simulated = SimulatedBackend()
     Controller(topo.name, simulated, SqliteStore(":memory:")).up(topo)
     assert sorted(simulated.namespaces()) == names
-    assert _comparable(simulated.snapshot(names)) == _comparable(kernel)
+    return simulated.snapshot(names), kernel
+
+
+@pytest.mark.parametrize("name", ["single-host-bridge", "two-bridges-isolated", "two-host-bridges"])
+def test_simulator_builds_the_same_objects_as_the_kernel(name: str, deploy: Deploy) -> None:
+    topo, _ = load_valid(ROOT / "scenarios" / f"{name}.yaml")
+    topo.name = unique_lab()
+    simulated, kernel = _both(topo, deploy)
+    assert _comparable(simulated) == _comparable(kernel)
+
+
+@pytest.mark.parametrize("case", sorted(AGREEMENT_CASES))
+def test_simulator_agrees_on_driver_options(case: str, deploy: Deploy) -> None:
+    simulated, kernel = _both(topology(AGREEMENT_CASES[case]), deploy)
+    assert _comparable(simulated) == _comparable(kernel)
+
+
+def test_two_labs_with_the_same_subnets_run_side_by_side(deploy: Deploy) -> None:
+    first, second = topology(ONE_BRIDGE), topology(ONE_BRIDGE)
+    deploy(first)
+    deploy(second)
+    for topo in (first, second):
+        assert ping(sbx(topo, "a"), "10.77.1.3")
+    assert set(lab_namespaces(first.name)).isdisjoint(lab_namespaces(second.name))
