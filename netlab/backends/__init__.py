@@ -26,18 +26,25 @@ from typing import Any, Protocol
 
 __all__ = [
     "AddAddress",
+    "AddFdb",
+    "AddNeigh",
     "AddRoute",
     "ApplyRuleset",
     "Backend",
     "CreateBridge",
+    "CreateMacvlan",
+    "CreateVxlan",
     "CreateNamespace",
     "CreateVeth",
+    "DeleteFdb",
     "DeleteLink",
+    "DeleteNeigh",
     "DeleteNamespace",
     "DeleteRoute",
     "ExecResult",
     "LinkState",
     "NamespaceState",
+    "SetMaster",
     "SetSysctl",
     "SetUp",
     "SNAPSHOT_SYSCTLS",
@@ -88,6 +95,91 @@ class CreateVeth:
     mac: str | None = None
     peer_mac: str | None = None
     mtu: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateVxlan:
+    """A VXLAN device ``name`` with id ``vni``, created from ``ns`` (whose routing carries the
+    encapsulated UDP: the underlay) and placed in ``target_ns`` (``ns`` when None), where it
+    is left down. ``local`` is the source VTEP address, ``dev`` the underlay link in ``ns``.
+    Learning is off unless ``learning``; destination port ``port``. Like libnetwork, the
+    device lives in the overlay's namespace while its socket stays in the host's."""
+
+    ns: str
+    name: str
+    vni: int
+    local: str
+    dev: str
+    target_ns: str | None = None
+    port: int = 4789
+    learning: bool = False
+    mtu: int | None = None
+    mac: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateMacvlan:
+    """A macvlan sub-interface of ``parent`` (a link in ``ns``), created in one request and
+    placed in ``target_ns`` as ``name`` (left down), ``mode`` bridge|private|vepa|passthru."""
+
+    ns: str
+    parent: str
+    target_ns: str
+    name: str
+    mode: str = "bridge"
+    mac: str | None = None
+    mtu: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetMaster:
+    """Enslave link ``ifname`` in ``ns`` to bridge ``master`` (same namespace)."""
+
+    ns: str
+    ifname: str
+    master: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddFdb:
+    """A permanent bridge FDB entry on VXLAN device ``ifname`` in ``ns``: frames for ``mac`` go
+    to remote VTEP ``dst``. ``mac`` ``00:00:00:00:00:00`` with ``append`` adds a flood entry
+    (one per remote VTEP: BUM traffic is replicated to each)."""
+
+    ns: str
+    ifname: str
+    mac: str
+    dst: str
+    append: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteFdb:
+    """Remove that FDB entry (matched by ``mac`` and ``dst``); idempotent."""
+
+    ns: str
+    ifname: str
+    mac: str
+    dst: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddNeigh:
+    """A permanent neighbour entry in ``ns``: ``ip`` is at ``mac`` through ``ifname``."""
+
+    ns: str
+    ifname: str
+    ip: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteNeigh:
+    """Remove the neighbour entry for ``ip`` on ``ifname``; idempotent."""
+
+    ns: str
+    ifname: str
+    ip: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +247,14 @@ class ApplyRuleset:
     ruleset: dict[str, Any] = field(hash=False)
 
 
-Step = (CreateNamespace | DeleteNamespace | CreateBridge | CreateVeth | DeleteLink | AddAddress | SetUp
-        | AddRoute | DeleteRoute | SetSysctl | ApplyRuleset)
+Step = (CreateNamespace | DeleteNamespace | CreateBridge | CreateVeth | CreateVxlan | CreateMacvlan | SetMaster
+        | AddFdb | DeleteFdb | AddNeigh | DeleteNeigh | DeleteLink | AddAddress | SetUp | AddRoute | DeleteRoute
+        | SetSysctl | ApplyRuleset)
 
 STEP_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in (
-    CreateNamespace, DeleteNamespace, CreateBridge, CreateVeth, DeleteLink, AddAddress, SetUp, AddRoute,
-    DeleteRoute, SetSysctl, ApplyRuleset)}
+    CreateNamespace, DeleteNamespace, CreateBridge, CreateVeth, CreateVxlan, CreateMacvlan, SetMaster, AddFdb,
+    DeleteFdb, AddNeigh, DeleteNeigh, DeleteLink, AddAddress, SetUp, AddRoute, DeleteRoute, SetSysctl,
+    ApplyRuleset)}
 
 
 def step_to_dict(step: Step) -> dict[str, Any]:
@@ -186,6 +280,8 @@ class LinkState:
     mtu: int | None = None
     master: str | None = None
     ifindex: int | None = field(default=None, compare=False)
+    #: vxlan: (vni, local VTEP, dst port, learning); macvlan: (mode,); None otherwise
+    info: tuple[Any, ...] | None = None
 
 
 #: the sysctls a snapshot reads back in every namespace
@@ -209,6 +305,10 @@ class NamespaceState:
     routes: set[tuple[str, str | None, str | None]] = field(default_factory=set)  # (dst, gateway, ifname)
     sysctls: dict[str, str] = field(default_factory=dict)
     ruleset: list[dict[str, Any]] | None = None
+    #: permanent FDB entries added by steps on vxlan devices: (ifname, mac, dst VTEP)
+    fdb: set[tuple[str, str, str]] = field(default_factory=set)
+    #: permanent neighbour entries added by steps: (ifname, ip, mac)
+    neighbours: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 Snapshot = dict[str, NamespaceState]
