@@ -22,7 +22,7 @@ EndpointAddress(ip=IPv4Interface('172.17.0.2/16'), mac='02:42:ac:11:00:02')
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
@@ -31,6 +31,7 @@ from netlab.errors import NetlabError, NotFoundError, Problem, UnavailableError,
 from netlab.ipam import NO_POOL_MESSAGE, Ipam
 from netlab.model import Endpoint, Network, Topology
 from netlab.pools import DEFAULT_POOLS, _mac, _parse_network
+from netlab.underlay import host_addresses, internet_address
 
 __all__ = ["Addressing", "EndpointAddress", "NetworkAddress", "allocate", "plan_addresses"]
 
@@ -160,10 +161,23 @@ def _address_network(
     subnet: IPv4Network,
     endpoints: list[Endpoint],
     out: dict[tuple[str, str], EndpointAddress],
+    reserved: Sequence[str] = (),
+    default_gateway: str | None = None,
 ) -> tuple[NetworkAddress | None, Problem | None]:
-    """Address one network: static IPs, then gateway, then dynamic endpoints."""
+    """Address one network: reserved addresses, static IPs, then gateway, then dynamic endpoints.
+
+    ``reserved`` are addresses others hold on the same wire (a macvlan network on
+    the underlay: the hosts and the internet namespace); ``default_gateway``,
+    when given and ``net.gateway`` is not, is the gateway without being taken
+    from the pool (it is one of the reserved addresses).
+    """
     ipam = Ipam()
     master = ipam.request_pool(str(subnet))
+    for address in reserved:
+        try:
+            ipam.request_address(master, address)
+        except NetlabError:
+            pass  # outside this subnet, or listed twice
     dynamic_pool = master
     ip_range: IPv4Network | None = None
     if net.ip_range is not None:
@@ -187,6 +201,8 @@ def _address_network(
             continue
         mine[(ep.sandbox, net.name)] = EndpointAddress(iface, _mac_for(ep, iface))
     gateway: IPv4Address | None = None
+    if net.gateway is None and default_gateway is not None:
+        gateway = IPv4Address(default_gateway)
     if net.gateway is not None:
         try:
             gateway = ipam.request_address(master, net.gateway).ip
@@ -268,6 +284,9 @@ def plan_addresses(topo: Topology) -> tuple[Addressing, list[Problem]]:
     for net in networks:
         if net.subnet is not None:
             continue
+        if net.driver == "macvlan" and underlay is not None:
+            subnets[net.name] = underlay  # a macvlan sits on the underlay's wire, as Docker's on its parent's
+            continue
         avoid = [subnets[other] for other in subnets if _shares_scope(net, by_name[other], hosts)]
         if underlay is not None:
             avoid.append(underlay)
@@ -284,13 +303,18 @@ def plan_addresses(topo: Topology) -> tuple[Addressing, list[Problem]]:
             continue
         subnets[net.name] = chosen
 
+    wire_addresses = [internet_address(topo), *host_addresses(topo).values()] if underlay is not None else []
     planned: dict[str, NetworkAddress] = {}
     addressed: dict[tuple[str, str], EndpointAddress] = {}
     for net in networks:
         subnet = subnets.get(net.name)
         if subnet is None:
             continue
-        config, problem = _address_network(net, subnet, endpoints[net.name], addressed)
+        on_wire = net.driver == "macvlan" and underlay is not None and subnet.overlaps(underlay)
+        config, problem = _address_network(
+            net, subnet, endpoints[net.name], addressed,
+            reserved=wire_addresses if on_wire else (),
+            default_gateway=internet_address(topo) if on_wire and subnet == underlay else None)
         if config is not None:
             planned[net.name] = config
         if problem is not None:

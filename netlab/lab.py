@@ -21,7 +21,6 @@ store (see :mod:`netlab.controller`).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,11 +43,11 @@ from netlab.backends import (
 from netlab.drivers import IFACE_PREFIX_OPTION, MTU_OPTION, EndpointContext, NetworkContext, get_driver
 from netlab.drivers.bridge import BridgeRules, PublishedPort, host_rules
 from netlab.model import Network, Topology
+from netlab.underlay import host_addresses, internet_address
 
-__all__ = ["LabObject", "desired_objects", "gateway_endpoint", "host_addresses", "UNDERLAY_BRIDGE"]
+__all__ = ["LabObject", "desired_objects", "gateway_endpoint", "UNDERLAY_BRIDGE"]
 
 UNDERLAY_BRIDGE = "ul"
-FIRST_HOST_OFFSET = 11  # hosts get .11, .12, ... of the underlay; the internet is .1
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,23 +69,6 @@ class LabObject:
     owns_namespace: bool = False
     replace: bool = False
     detail: dict[str, Any] = field(default_factory=dict, compare=False)
-
-
-def host_addresses(topo: Topology) -> dict[str, str]:
-    """Underlay address of each host: its ``underlay_ip``, else .11, .12, ... in name order."""
-    subnet = ipaddress.IPv4Network(topo.underlay.subnet)
-    taken = {h.underlay_ip for h in topo.hosts if h.underlay_ip}
-    result: dict[str, str] = {}
-    offset = FIRST_HOST_OFFSET
-    for host in sorted(topo.hosts, key=lambda h: h.name):
-        if host.underlay_ip:
-            result[host.name] = host.underlay_ip
-            continue
-        while str(subnet.network_address + offset) in taken:
-            offset += 1
-        result[host.name] = str(subnet.network_address + offset)
-        offset += 1
-    return result
 
 
 def _mtu(net: Network) -> int | None:
@@ -111,7 +93,7 @@ def gateway_endpoint(topo: Topology, sandbox: str, addressing: Addressing,
 def _fabric(lab: str, topo: Topology, hosts: Mapping[str, str]) -> list[LabObject]:
     underlay, internet = naming.underlay_netns(lab), naming.internet_netns(lab)
     prefix = topo.underlay.subnet.split("/")[1]
-    inet_ip = str(ipaddress.IPv4Network(topo.underlay.subnet).network_address + 1)
+    inet_ip = internet_address(topo)
     objects = [
         LabObject("ns/underlay", "underlay", {"mtu": topo.underlay.mtu},
                   (CreateNamespace(underlay), CreateBridge(underlay, UNDERLAY_BRIDGE, topo.underlay.mtu,

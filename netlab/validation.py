@@ -31,6 +31,7 @@ from netlab.errors import Problem, ValidationError
 from netlab.loading import locate, parse_file
 from netlab.model import Network, Topology
 from netlab.naming import IFNAMSIZ, sandbox_ifname
+from netlab.underlay import host_addresses
 
 __all__ = ["check_file", "find_problems", "load_valid", "validate"]
 
@@ -39,6 +40,7 @@ MAC = re.compile(r"^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$")
 MIN_MTU, MAX_MTU = 68, 65535
 VXLAN_OVERHEAD = 50
 BOOL_OPTIONS = (drivers.ICC_OPTION, drivers.MASQUERADE_OPTION)
+LAB_UPLINK = "eth0"  # each lab host's underlay interface
 
 
 class _Collector:
@@ -97,6 +99,8 @@ def _find_all(topo: Topology, prior: Sequence[Problem]) -> tuple[list[Problem], 
     _check_names(out)
     subnets = _check_networks(out)
     _check_overlaps(out, subnets)
+    _check_vnis(out)
+    _check_underlay_addresses(out)
     _check_sandboxes(out)
     _check_sandbox_overlaps(out, subnets)
     _check_endpoints(out, subnets)
@@ -238,10 +242,25 @@ def _check_driver_rules(out: _Collector, net: Network, info: drivers.DriverInfo,
                 "pick a shorter name or drop the option to get br-<network>")
     vnis = net.options.get(drivers.VXLANID_OPTION)
     if vnis is not None:
-        for vni in vnis.split(","):
+        ids = vnis.split(",")
+        for vni in ids:
             if not vni.strip().isdigit() or not 1 <= int(vni) < 2**24:
                 out.add(_net_path(net.name, f"options.{drivers.VXLANID_OPTION}"), "bad-option-value",
                         f"VXLAN id {vni.strip()!r} is not a number in 1-16777215")
+        if len(ids) > 1:
+            out.add(_net_path(net.name, f"options.{drivers.VXLANID_OPTION}"), "bad-option-value",
+                    f"{len(ids)} VXLAN ids for one subnet; libnetwork takes one id per subnet",
+                    "give a single id")
+    if net.driver == "macvlan":
+        parent = net.options.get("parent", LAB_UPLINK)
+        if parent != LAB_UPLINK:
+            out.add(_net_path(net.name, "options.parent"), "macvlan-parent-missing",
+                    f"macvlan parent {parent!r} does not exist on the lab's hosts; each host has only its "
+                    f"underlay interface {LAB_UPLINK!r}", f"use parent: {LAB_UPLINK} or omit it")
+        mode = net.options.get("macvlan_mode", "bridge")
+        if mode not in ("bridge", "private", "vepa", "passthru"):
+            out.add(_net_path(net.name, "options.macvlan_mode"), "bad-option-value",
+                    f"macvlan_mode {mode!r} is not bridge, private, vepa or passthru")
     if net.driver == "overlay" and net.options.get("encrypted", "false").lower() not in ("false", ""):
         out.add(_net_path(net.name, "options.encrypted"), "not-supported",
                 "encrypted overlay networks are not supported yet", "drop the 'encrypted' option")
@@ -315,6 +334,52 @@ def _check_mtu(out: _Collector, net: Network) -> None:
                 f"use at most {out.topo.underlay.mtu - VXLAN_OVERHEAD}, or omit mtu")
 
 
+def _check_vnis(out: _Collector) -> None:
+    """Two overlays asking for the same VXLAN id would share one segment."""
+    owners: dict[int, str] = {}
+    for net in sorted(out.topo.networks, key=lambda n: locate(out.topo.lines, _net_path(n.name)) or 0):
+        wanted = net.options.get(drivers.VXLANID_OPTION, "").split(",")[0].strip()
+        if net.driver != "overlay" or not wanted.isdigit():
+            continue
+        vni = int(wanted)
+        if vni in owners:
+            out.add(_net_path(net.name, f"options.{drivers.VXLANID_OPTION}"), "vni-collision",
+                    f"overlay {net.name!r} asks for VXLAN id {vni}, which {owners[vni]!r} uses already",
+                    "give each overlay its own id, or omit the option")
+        owners.setdefault(vni, net.name)
+
+
+def _check_underlay_addresses(out: _Collector) -> None:
+    """Every host needs its own address on the underlay (its uplink, the overlays' VTEP)."""
+    topo = out.topo
+    underlay = _subnet(topo.underlay.subnet)
+    if underlay is None:
+        return
+    reserved = {underlay.network_address, underlay.broadcast_address, underlay.network_address + 1}
+    seen: dict[IPv4Address, str] = {}
+    for host in topo.hosts:
+        if host.underlay_ip is None:
+            continue
+        path = f"hosts.{host.name}.underlay_ip"
+        address = _address(host.underlay_ip)
+        if address is None or address not in underlay or address in reserved:
+            out.add(path, "bad-underlay-address",
+                    f"underlay_ip {host.underlay_ip!r} of host {host.name!r} is not a free address of the "
+                    f"underlay {underlay}", f"use one of {underlay.network_address + 2} ... "
+                    f"{underlay.broadcast_address - 1}")
+        elif address in seen:
+            out.add(path, "bad-underlay-address",
+                    f"underlay_ip {address} of host {host.name!r} is also host {seen[address]!r}'s")
+        else:
+            seen[address] = host.name
+    placed = host_addresses(topo)
+    for host in topo.hosts:
+        if host.name not in placed:
+            out.add(f"hosts.{host.name}", "no-underlay-address",
+                    f"host {host.name!r} gets no address: the underlay {underlay} is full",
+                    "use a bigger underlay subnet (underlay.subnet)")
+
+
 # -- overlaps -------------------------------------------------------------------
 def _check_overlaps(out: _Collector, subnets: dict[str, IPv4Network]) -> None:
     topo = out.topo
@@ -325,7 +390,7 @@ def _check_overlaps(out: _Collector, subnets: dict[str, IPv4Network]) -> None:
         hosts = topo.network_hosts(name)
         for host in hosts:
             by_host[host].append(net)
-        if underlay is not None and hosts and subnets[name].overlaps(underlay):
+        if underlay is not None and hosts and subnets[name].overlaps(underlay) and net.driver != "macvlan":
             out.add(_net_path(name, "subnet"), "subnet-overlap",
                     f"subnet {subnets[name]} of {name!r} overlaps the underlay {underlay}",
                     "pick another subnet, or move the underlay (underlay.subnet)")
@@ -435,7 +500,7 @@ def _check_endpoints(out: _Collector, subnets: dict[str, IPv4Network]) -> None:
                 macs.setdefault(ep.mac.lower(), ep.sandbox)
             if ep.ip is not None:
                 _check_static_ip(out, net, subnet, ep.sandbox, ep.ip, taken)
-        if net.scope == "local" and net.host is None and len(net_hosts) > 1:
+        if net.scope == "local" and net.host is None and len(net_hosts) > 1 and net.driver != "macvlan":
             out.add(_net_path(net.name), "local-network-spans-hosts",
                     f"{net.driver} network {net.name!r} is local to one host but its containers are on "
                     f"{', '.join(net_hosts)}", "use driver: overlay, or set host: and move the containers")

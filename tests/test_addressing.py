@@ -595,6 +595,9 @@ class TestPlanProperties:
             record = topo.network(name)
             if record.subnet is not None:
                 continue
+            if record.driver == "macvlan" and underlay in ("192.0.2.0/24", "172.17.0.0/16"):
+                assert net.subnet == N(underlay)  # on the underlay's wire by design
+                continue
             if underlay == "192.0.2.0/24" or underlay == "172.17.0.0/16":
                 assert not net.subnet.overlaps(N(underlay))
             mine = set(topo.network_hosts(name))
@@ -644,3 +647,31 @@ class TestScale:
         assert problems == []
         assert len(plan.networks) == 50
         assert len(plan.endpoints) == 10_000
+
+
+class TestMacvlanOnTheUnderlay:
+    def test_shares_the_underlay_and_skips_hosts_and_internet(self) -> None:
+        topo = Topology("mv")
+        for host in ("h1", "h2"):
+            topo.add_host(host)
+        topo.add_network("mv", "macvlan")
+        for index, host in enumerate(("h1", "h2", "h1")):
+            topo.add_sandbox(f"c{index}", host=host)
+            topo.connect(f"c{index}", "mv")
+        plan, problems = plan_addresses(topo)
+        assert problems == []
+        assert plan.networks["mv"] == NetworkAddress(N("192.0.2.0/24"), A("192.0.2.1"), None)
+        got = sorted(str(plan.address_of(f"c{i}", "mv").ip) for i in range(3))
+        assert got == ["192.0.2.2/24", "192.0.2.3/24", "192.0.2.4/24"]
+
+    def test_host_addresses_are_never_handed_out(self) -> None:
+        topo = Topology("mv")
+        topo.add_host("h1")
+        topo.add_network("mv", "macvlan", ip_range="192.0.2.8/29")
+        for index in range(5):
+            topo.add_sandbox(f"c{index}", host="h1")
+            topo.connect(f"c{index}", "mv")
+        plan, problems = plan_addresses(topo)
+        addresses = {str(plan.address_of(f"c{i}", "mv").ip.ip) for i in range(5)}
+        assert "192.0.2.11" not in addresses and len(addresses) == 5 and problems == []
+

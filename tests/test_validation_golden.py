@@ -38,7 +38,8 @@ def test_every_rule_has_a_case() -> None:
         "ip-range-outside-subnet", "pool-exhausted", "no-available-pool", "network-on-other-host",
         "local-network-spans-hosts", "ifname-too-long", "mtu-out-of-range", "overlay-mtu-too-big",
         "port-conflict", "port-on-internal-network", "alias-collision", "bad-name", "unknown-option",
-        "bad-option-value", "static-ip-needs-subnet", "host-missing", "single-network-driver",
+        "bad-option-value", "static-ip-needs-subnet", "vni-collision", "bad-underlay-address", "no-underlay-address",
+        "macvlan-parent-missing", "host-missing", "single-network-driver",
         "driver-takes-no-address", "host-network-exclusive", "bad-port", "bad-check", "unknown-sandbox",
         "not-supported", "bad-mac", "mac-taken", "mtu-conflict", "bad-subnet", "bad-address",
     }
