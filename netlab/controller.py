@@ -34,7 +34,7 @@ from typing import Any
 from netlab.addressing import Addressing, allocate
 from netlab.backends import Backend, DeleteNamespace, Step, step_from_dict, step_to_dict
 from netlab.errors import BackendError, ConflictError, NotFoundError, ValidationError
-from netlab.lab import LabObject, desired_objects
+from netlab.lab import LabObject, desired_objects, with_gateway_bridges
 from netlab.loading import from_dict
 from netlab.model import Endpoint, Network, PortMapping, Sandbox, Topology
 from netlab.store import ObjectRecord, SqliteStore
@@ -58,6 +58,22 @@ class Change:
     kept: list[str] = field(default_factory=list)
 
 
+#: how many steps go to the backend in one call (intent for all of them is recorded first)
+BATCH_STEPS = 512
+
+
+def _chunks(objects: Sequence[LabObject], max_steps: int) -> list[list[LabObject]]:
+    chunks: list[list[LabObject]] = [[]]
+    size = 0
+    for obj in objects:
+        if chunks[-1] and size + len(obj.create) > max_steps:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(obj)
+        size += len(obj.create)
+    return [chunk for chunk in chunks if chunk]
+
+
 def _quiet(done: int, total: int, label: str) -> None:
     del done, total, label
 
@@ -77,11 +93,12 @@ class Controller:
             raise ConflictError(f"topology {topo.name!r} given to the controller of lab {self.lab!r}")
         validate(topo)
         previous = self.store.lab(self.lab)
-        addressing = self._addresses(topo, previous)
+        deployable = with_gateway_bridges(topo)
+        addressing = self._addresses(deployable, previous)
         current = self.store.objects(self.lab)
         pins = {(r.spec["detail"]["sandbox"], r.spec["detail"]["network"]): r.spec["spec"]["index"]
                 for r in current if r.kind == "endpoint" and r.status == "done"}
-        desired = desired_objects(self.lab, topo, addressing, pins)
+        desired = desired_objects(self.lab, deployable, addressing, pins)
         self.store.save_lab(self.lab, self.backend.name, source,
                             previous["model"] if previous else None, previous["addressing"] if previous else None)
         change = self._reconcile(current, desired, progress)
@@ -145,18 +162,21 @@ class Controller:
             progress(done, total, f"removed {rec.key}")
             self.store.removed(self.lab, rec.key)
             change.removed.append(rec.key)
-        for obj in desired:
-            if obj not in todo:
-                change.kept.append(obj.key)
-                continue
-            record = {"spec": obj.spec, "delete": [step_to_dict(s) for s in obj.delete],
-                      "owns": obj.namespaces[0] if obj.owns_namespace else None, "detail": obj.detail}
-            self.store.begin(self.lab, obj.key, obj.kind, record, obj.namespaces)
-            self.backend.apply(obj.create)
-            self.store.done(self.lab, obj.key)
-            done += len(obj.create)
-            progress(done, total, f"created {obj.key}")
-            (change.updated if obj.key in have and obj.key not in doomed else change.created).append(obj.key)
+        todo_keys = {obj.key for obj in todo}
+        change.kept = [obj.key for obj in desired if obj.key not in todo_keys]
+        for chunk in _chunks(todo, BATCH_STEPS):
+            self.store.begin_many(self.lab, [
+                (obj.key, obj.kind, {"spec": obj.spec, "delete": [step_to_dict(s) for s in obj.delete],
+                                     "owns": obj.namespaces[0] if obj.owns_namespace else None,
+                                     "detail": obj.detail}, obj.namespaces)
+                for obj in chunk])
+            self.backend.apply([step for obj in chunk for step in obj.create])
+            self.store.done_many(self.lab, [obj.key for obj in chunk])
+            done += sum(len(obj.create) for obj in chunk)
+            progress(done, total, f"created {chunk[-1].key}")
+            for obj in chunk:
+                rebuilt = obj.key in have and obj.key not in doomed
+                (change.updated if rebuilt else change.created).append(obj.key)
         return change
 
     def _apply_tolerant(self, steps: Sequence[Step]) -> None:

@@ -310,7 +310,8 @@ def _check(reader: _Reader, kind: str, params: Any, path: str) -> Check | None:
 def topology_to_dict(topo: Topology) -> dict[str, Any]:
     """The scenario-file form of a topology, canonical (sorted names, defaults omitted)."""
     def pruned(fields: dict[str, Any]) -> dict[str, Any]:
-        return {k: (dict(sorted(v.items())) if isinstance(v, Mapping) else v)
+        # options and labels are sorted; a container's networks keep their connect order (eth0, eth1, ...)
+        return {k: (dict(sorted(v.items())) if isinstance(v, Mapping) and k != "networks" else v)
                 for k, v in fields.items() if v not in (None, False, {}, [], ())}
 
     hosts = {h.name: pruned({"underlay_ip": h.underlay_ip, "labels": h.labels})

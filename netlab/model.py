@@ -16,6 +16,7 @@ object names in :mod:`netlab.naming`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -383,7 +384,8 @@ class Topology:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Topology):
             return NotImplemented
-        return self.to_dict() == other.to_dict()
+        # JSON text, not dicts: dict equality ignores a container's network order (its eth0, eth1, ...)
+        return json.dumps(self.to_dict()) == json.dumps(other.to_dict())
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -136,3 +136,12 @@ class TestBadInput:
         assert isinstance(topo, Topology)
         assert [ep.network for ep in topo.endpoints_of("c")] == ["a"]
         assert sorted(p.code for p in problems) == ["bad-type", "unknown-network"]
+
+
+def test_round_trip_keeps_connect_order() -> None:
+    topo = load_text("hosts: [h1]\nnetworks: {a: {}, b: {}}\ncontainers: {c: {networks: [b, a]}}\n")
+    again = from_dict(topo.to_dict())
+    assert [ep.network for ep in again.endpoints_of("c")] == ["b", "a"]
+    swapped = load_text("hosts: [h1]\nnetworks: {a: {}, b: {}}\ncontainers: {c: {networks: [a, b]}}\n")
+    assert swapped != topo
+

@@ -117,6 +117,10 @@ class NetworkContext:
     subnet: str | None        # "10.0.0.0/24"
     gateway: str | None       # "10.0.0.1"
     mtu: int | None
+    #: overlay: the VXLAN id, this host's VTEP (underlay address) and the network's namespace here
+    vni: int | None = None
+    vtep: str | None = None
+    network_ns: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +154,14 @@ def get_driver(name: str) -> Driver:
     """The implementation of a built-in driver (plugins come with the remote-driver work)."""
     from netlab.drivers.bridge import BridgeDriver
     from netlab.drivers.host import HostDriver
+    from netlab.drivers.macvlan import MacvlanDriver
     from netlab.drivers.null import NullDriver
+    from netlab.drivers.overlay import OverlayDriver
 
-    implementations: dict[str, type[Any]] = {"bridge": BridgeDriver, "null": NullDriver, "host": HostDriver}
+    implementations: dict[str, type[Any]] = {"bridge": BridgeDriver, "null": NullDriver, "host": HostDriver,
+                                             "overlay": OverlayDriver, "macvlan": MacvlanDriver}
     if name not in implementations:
         info = driver_info(name)  # NotFoundError for unknown names
-        raise NotSupportedError(f"the {info.name!r} driver cannot be deployed yet (bridge, null and host can)")
+        raise NotSupportedError(f"the {info.name!r} driver cannot be deployed yet (plugins come later)")
     driver: Driver = implementations[name]()
     return driver

@@ -121,20 +121,29 @@ class SqliteStore:
 
     def begin(self, lab: str, key: str, kind: str, spec: Any, namespaces: tuple[str, ...]) -> None:
         """Record intent to create ``key`` (status pending), committed before any kernel step."""
+        self.begin_many(lab, [(key, kind, spec, namespaces)])
+
+    def begin_many(self, lab: str, items: list[tuple[str, str, Any, tuple[str, ...]]]) -> None:
+        """Record intent for several ``(key, kind, spec, namespaces)`` in one transaction."""
         with self._db:
             self._db.execute("BEGIN")
-            self._db.execute(
+            self._db.executemany(
                 "INSERT INTO objects (lab, key, kind, spec, namespaces, status) VALUES (?, ?, ?, ?, ?, 'pending') "
                 "ON CONFLICT(lab, key) DO UPDATE SET kind = excluded.kind, spec = excluded.spec, "
                 "namespaces = excluded.namespaces, status = 'pending'",
-                (lab, key, kind, json.dumps(spec, sort_keys=True), json.dumps(list(namespaces))))
-            self._journal(lab, key, "create", "intent")
+                [(lab, key, kind, json.dumps(spec, sort_keys=True), json.dumps(list(namespaces)))
+                 for key, kind, spec, namespaces in items])
+            self._journal_many(lab, [key for key, *_ in items], "create", "intent")
 
     def done(self, lab: str, key: str) -> None:
+        self.done_many(lab, [key])
+
+    def done_many(self, lab: str, keys: list[str]) -> None:
         with self._db:
             self._db.execute("BEGIN")
-            self._db.execute("UPDATE objects SET status = 'done' WHERE lab = ? AND key = ?", (lab, key))
-            self._journal(lab, key, "create", "done")
+            self._db.executemany("UPDATE objects SET status = 'done' WHERE lab = ? AND key = ?",
+                                 [(lab, key) for key in keys])
+            self._journal_many(lab, keys, "create", "done")
 
     def update_spec(self, lab: str, key: str, spec: Any) -> None:
         with self._db:
@@ -156,8 +165,12 @@ class SqliteStore:
             self._journal(lab, key, "delete", "done")
 
     def _journal(self, lab: str, key: str, action: str, status: str) -> None:
-        self._db.execute("INSERT INTO journal (lab, key, action, status, at) VALUES (?, ?, ?, ?, ?)",
-                         (lab, key, action, status, time.time()))
+        self._journal_many(lab, [key], action, status)
+
+    def _journal_many(self, lab: str, keys: list[str], action: str, status: str) -> None:
+        now = time.time()
+        self._db.executemany("INSERT INTO journal (lab, key, action, status, at) VALUES (?, ?, ?, ?, ?)",
+                             [(lab, key, action, status, now) for key in keys])
 
     def journal(self, lab: str, limit: int = 50) -> list[tuple[str, str, str]]:
         rows = self._db.execute("SELECT key, action, status FROM journal WHERE lab = ? ORDER BY seq DESC LIMIT ?",
