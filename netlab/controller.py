@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netlab.addressing import Addressing, allocate
-from netlab.backends import Backend, DeleteNamespace, Step, step_from_dict, step_to_dict
+from netlab.backends import Backend, CreateNamespace, DeleteNamespace, Step, step_from_dict, step_to_dict
 from netlab.errors import BackendError, ConflictError, NotFoundError, ValidationError
 from netlab.lab import LabObject, desired_objects, with_gateway_bridges
 from netlab.loading import from_dict
@@ -170,7 +170,10 @@ class Controller:
                                      "owns": obj.namespaces[0] if obj.owns_namespace else None,
                                      "detail": obj.detail}, obj.namespaces)
                 for obj in chunk])
-            self.backend.apply([step for obj in chunk for step in obj.create])
+            steps = [step for obj in chunk for step in obj.create]
+            # new namespaces depend on nothing: create them first, in one go (one thread in the kernel backend)
+            fresh = [step for step in steps if isinstance(step, CreateNamespace)]
+            self.backend.apply(fresh + [step for step in steps if not isinstance(step, CreateNamespace)])
             self.store.done_many(self.lab, [obj.key for obj in chunk])
             done += sum(len(obj.create) for obj in chunk)
             progress(done, total, f"created {chunk[-1].key}")

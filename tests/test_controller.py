@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from netlab.backends.simulated import SimulatedBackend
 
 from netlab.backends import DeleteNamespace, Step
+from netlab.backends.simulated import SimulatedBackend
 from netlab.controller import Controller
 from netlab.errors import ConflictError, NotFoundError, ValidationError
 from netlab.loading import load_text

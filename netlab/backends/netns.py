@@ -52,6 +52,7 @@ __all__ = [
     "delete_namespace",
     "namespace_identity",
     "namespace_path",
+    "open_namespace",
     "open_netlink_socket",
     "own_identity",
     "prepare_run_dir",
@@ -228,6 +229,19 @@ def create_namespace(name: str) -> tuple[socket.socket, NsId]:
     if error is not None:
         raise error
     return made[0]
+
+
+def open_namespace(name: str, ident: NsId) -> int:
+    """A read-only fd of namespace ``name`` (for ``IFLA_NET_NS_FD``), which the caller closes.
+
+    ``OSError`` with ``ENOENT`` if it is missing or is no longer ``ident`` (re-created meanwhile).
+    """
+    fd = os.open(namespace_path(name), os.O_RDONLY | os.O_CLOEXEC)
+    st = os.fstat(fd)
+    if (st.st_dev, st.st_ino) != ident:
+        os.close(fd)
+        raise OSError(errno.ENOENT, f"namespace {name!r} changed while opening it")
+    return fd
 
 
 def open_netlink_socket(name: str) -> tuple[socket.socket, NsId]:
