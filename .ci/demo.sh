@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETLAB=.venv/bin/netlab
-SCENARIO=scenarios/two-host-bridges.yaml
-LAB=two-host-bridges
+SCENARIO=scenarios/two-host-overlay.yaml
+LAB=two-host-overlay
 OUT=${OUT:-demo-out}
 mkdir -p "$OUT"
 
@@ -18,7 +18,7 @@ if [ "$(id -u)" -ne 0 ]; then
     $NETLAB up "$SCENARIO" --backend sim
     trap '$NETLAB down $LAB' EXIT
     $NETLAB status "$LAB"
-    $NETLAB exec "$LAB" web -- ip -br addr
+    $NETLAB exec "$LAB" c1 -- ip -br addr
     exit 0
 fi
 
@@ -33,11 +33,11 @@ check() {  # check "what" expected-exit-status command...
     if [ "$got" = "$want" ]; then echo "  pass  $what"; else echo "  FAIL  $what"; failures=$((failures + 1)); fi
 }
 echo "checks:"
-check "app reaches web on front (same bridge)"          0 $NETLAB exec $LAB app -- ping -c1 -W1 10.31.1.10
-check "app cannot reach db (internal network)"           1 $NETLAB exec $LAB app -- ping -c1 -W1 10.31.2.2
-check "web reaches db on back"                           0 $NETLAB exec $LAB web -- ping -c1 -W1 10.31.2.2
-check "client on h2 reaches the internet (masquerade)"   0 $NETLAB exec $LAB client -- ping -c1 -W1 192.0.2.1
-check "db has no way out (internal)"                     1 $NETLAB exec $LAB db -- ping -c1 -W1 192.0.2.1
-check "client reaches h1's address across the underlay"  0 $NETLAB exec $LAB client -- ping -c1 -W1 192.0.2.11
+check "c1 on h1 reaches c2 on h2 over VXLAN"              0 $NETLAB exec $LAB c1 -- ping -c1 -W1 10.0.9.3
+check "c2 on h2 reaches c1 on h1"                           0 $NETLAB exec $LAB c2 -- ping -c1 -W1 10.0.9.2
+check "c3 on h2 reaches c1 on h1"                           0 $NETLAB exec $LAB c3 -- ping -c1 -W1 10.0.9.2
+check "1422-byte ping with DF fits the 1450 overlay MTU"    0 $NETLAB exec $LAB c1 -- ping -c1 -W1 -M do -s 1422 10.0.9.3
+check "1423-byte ping with DF does not"                     1 $NETLAB exec $LAB c1 -- ping -c1 -W1 -M do -s 1423 10.0.9.3
+check "c1 reaches the internet through docker_gwbridge"     0 $NETLAB exec $LAB c1 -- ping -c1 -W1 192.0.2.1
 echo "$failures check(s) failed"
 exit "$failures"

@@ -1,4 +1,4 @@
-"""The kernel backend: real namespaces, veths, bridges, routes, sysctls and nftables, never in the machine's namespace.
+"""The kernel backend: real namespaces, links, FDB/neighbour entries, routes, sysctls and nftables, never in root.
 
 Every kernel test works in namespaces named ``nl-kbt<pid>-...`` that this module
 creates and always deletes (fixture teardown, even on failure). A module fixture
@@ -24,15 +24,22 @@ import pytest
 
 from netlab.backends import (
     AddAddress,
+    AddFdb,
+    AddNeigh,
     AddRoute,
     ApplyRuleset,
     CreateBridge,
+    CreateMacvlan,
     CreateNamespace,
     CreateVeth,
+    CreateVxlan,
+    DeleteFdb,
     DeleteLink,
     DeleteNamespace,
+    DeleteNeigh,
     DeleteRoute,
     LinkState,
+    SetMaster,
     SetSysctl,
     SetUp,
     Step,
@@ -42,7 +49,7 @@ from netlab.backends.kernel import KernelBackend, normalize_ruleset, probe
 from netlab.errors import BackendError, NotSupportedError
 
 PREFIX = f"nl-kbt{os.getpid()}-"
-RTMGRP_LINK = 1
+RTMGRP_LINK, RTMGRP_NEIGH = 1, 4
 
 
 # -- fixtures ---------------------------------------------------------------------------------------------------------
@@ -501,3 +508,275 @@ def test_one_hundred_containers(lab: Lab, capsys: pytest.CaptureFixture[str]) ->
         print(f"\n100 containers set up in {sum(took.values()):.3f} s; per step: "
               + ", ".join(f"{p} {1000 * t / len(phases[p]):.2f} ms" for p, t in took.items())
               + f"; snapshot of 101 namespaces {took_snapshot:.3f} s; delete 101 namespaces {took_delete:.3f} s")
+
+
+# -- overlay (vxlan) and macvlan --------------------------------------------------------------------------------------
+VNI, VX, OV = 256, "vx-000100-net1", "ov-000100-net1"   # libnetwork's names for VNI 256 of network "net1..."
+FLOOD = "00:00:00:00:00:00"
+
+
+def vtep(n: int) -> str:
+    return f"192.168.50.{n}"
+
+
+def container_mac(n: int) -> str:
+    return f"02:42:0a:63:00:0{n + 1}"   # libnetwork's 02:42 + IPv4 (10.99.0.n+1)
+
+
+def udp_ports(text: str) -> set[int]:
+    """Local ports of the sockets in a ``/proc/net/udp`` listing."""
+    return {int(line.split()[1].split(":")[1], 16) for line in text.splitlines()[1:] if line.strip()}
+
+
+def underlay(lab: Lab, hosts: int = 2) -> tuple[str, list[str], list[Step]]:
+    """An underlay namespace with bridge br0 and ``hosts`` host namespaces, each with uplink eth0 at 192.168.50.n."""
+    under, names = lab.ns("under"), [lab.ns(f"h{n}") for n in range(1, hosts + 1)]
+    steps: list[Step] = [CreateNamespace(under), *(CreateNamespace(h) for h in names), CreateBridge(under, "br0")]
+    for n, host in enumerate(names, 1):
+        steps += [CreateVeth(under, f"up{n}", host, "eth0", master="br0", peer_mac=f"02:00:c0:a8:32:0{n}"),
+                  AddAddress(host, "eth0", f"{vtep(n)}/24"), SetUp(host, "eth0"), SetUp(host, "lo")]
+    return under, names, steps
+
+
+def overlay(lab: Lab) -> tuple[list[str], list[str], list[str], list[Step], list[Step]]:
+    """Two hosts on an underlay; per host an overlay namespace (bridge OV with the gateway 10.99.0.1/24, vxlan VX
+    made from the host namespace) and a container (10.99.0.2 on host 1, 10.99.0.3 on host 2, MTU 1450).
+
+    Returns hosts, overlay namespaces, containers, the build steps, and the peer steps (flood entry, static FDB
+    entry and neighbour entry for the remote container, on both sides).
+    """
+    _, hosts, steps = underlay(lab)
+    ovls, boxes = [lab.ns("ov1"), lab.ns("ov2")], [lab.ns("c1"), lab.ns("c2")]
+    peers: list[Step] = []
+    for n, (host, ovl, box) in enumerate(zip(hosts, ovls, boxes, strict=True), 1):
+        steps += [CreateNamespace(ovl), CreateNamespace(box),
+                  CreateBridge(ovl, OV, mac=f"02:00:0a:63:01:0{n}"), AddAddress(ovl, OV, "10.99.0.1/24"),
+                  CreateVxlan(host, VX, VNI, vtep(n), "eth0", target_ns=ovl, mac=f"02:00:0a:63:02:0{n}"),
+                  SetMaster(ovl, VX, OV), SetUp(ovl, VX),
+                  CreateVeth(ovl, f"veth{n}", box, "eth0", master=OV, mac=f"02:00:0a:63:03:0{n}",
+                             peer_mac=container_mac(n), mtu=1450),
+                  AddAddress(box, "eth0", f"10.99.0.{n + 1}/24"), SetUp(box, "eth0"), SetUp(box, "lo")]
+        remote = 3 - n
+        peers += [AddFdb(ovl, VX, FLOOD, vtep(remote), append=True),
+                  AddFdb(ovl, VX, container_mac(remote), vtep(remote)),
+                  AddNeigh(ovl, VX, f"10.99.0.{remote + 1}", container_mac(remote))]
+    return hosts, ovls, boxes, steps, peers
+
+
+@pytest.mark.kernel
+def test_vxlan_overlay_between_two_hosts(lab: Lab) -> None:
+    """Two hosts, an overlay namespace each with a vxlan made from the host: containers ping across, the MTU is
+    1450, the vxlan's UDP socket is in the host namespace, and the snapshot shows vxlan, FDB and neighbours exactly.
+    """
+    with open("/proc/net/udp", encoding="ascii") as f:
+        root_udp = udp_ports(f.read())
+    hosts, ovls, (c1, c2), steps, peers = overlay(lab)
+    lab.backend.apply([*steps, *peers])
+    assert ping(lab.backend, c1, "10.99.0.3") and ping(lab.backend, c2, "10.99.0.2")
+    big = ["ping", "-c1", "-W1", "-M", "do", "-s"]
+    assert lab.backend.exec(c1, [*big, "1422", "10.99.0.3"], timeout=10).returncode == 0   # 1422 + 28 = 1450
+    too_big = lab.backend.exec(c1, [*big, "1423", "10.99.0.3"], timeout=10)
+    assert too_big.returncode != 0 and "mtu=1450" in too_big.stderr
+
+    # the vxlan lives in the overlay namespace, its socket in the host's (the underlay), nothing in the machine's
+    for host, ovl in zip(hosts, ovls, strict=True):
+        assert 4789 in udp_ports(lab.backend.exec(host, ["cat", "/proc/net/udp"]).stdout)
+        assert 4789 not in udp_ports(lab.backend.exec(ovl, ["cat", "/proc/net/udp"]).stdout)
+    with open("/proc/net/udp", encoding="ascii") as f:
+        assert udp_ports(f.read()) == root_udp
+
+    snap = lab.backend.snapshot([*hosts, *ovls, c1, c2])
+    for n, (host, ovl) in enumerate(zip(hosts, ovls, strict=True), 1):
+        remote = 3 - n
+        assert set(snap[host].links) == {"lo", "eth0"}
+        assert snap[ovl].links == {
+            "lo": LinkState("lo", "loopback", False, "00:00:00:00:00:00", 65536),
+            OV: LinkState(OV, "bridge", True, f"02:00:0a:63:01:0{n}", 1450),
+            VX: LinkState(VX, "vxlan", True, f"02:00:0a:63:02:0{n}", 1450, OV, info=(VNI, vtep(n), 4789, False)),
+            f"veth{n}": LinkState(f"veth{n}", "veth", True, f"02:00:0a:63:03:0{n}", 1450, OV),
+        }
+        assert snap[ovl].addresses == {(OV, "10.99.0.1/24")}
+        assert snap[ovl].fdb == {(VX, FLOOD, vtep(remote)), (VX, container_mac(remote), vtep(remote))}
+        assert snap[ovl].neighbours == {(VX, f"10.99.0.{remote + 1}", container_mac(remote))}
+        assert snap[host].fdb == set() and snap[host].neighbours == set()   # ARP learnt there is not permanent
+    assert snap[c1].links["eth0"] == LinkState("eth0", "veth", True, container_mac(1), 1450)
+    assert snap[c1].neighbours == set() and snap[c1].fdb == set()
+
+    # a second remote VTEP for the flood entry; then take host 1's peer entries away again (twice: idempotent)
+    ov1 = ovls[0]
+    lab.backend.apply([AddFdb(ov1, VX, FLOOD, "192.168.50.9", append=True)])
+    assert lab.backend.snapshot([ov1])[ov1].fdb == {(VX, FLOOD, vtep(2)), (VX, FLOOD, "192.168.50.9"),
+                                                    (VX, container_mac(2), vtep(2))}
+    removals: list[Step] = [DeleteFdb(ov1, VX, FLOOD, "192.168.50.9"), DeleteFdb(ov1, VX, container_mac(2), vtep(2)),
+                            DeleteNeigh(ov1, VX, "10.99.0.3")]
+    lab.backend.apply([*removals, *removals])
+    after = lab.backend.snapshot([ov1])[ov1]
+    assert after.fdb == {(VX, FLOOD, vtep(2))} and after.neighbours == set()
+    assert ping(lab.backend, c1, "10.99.0.3")      # unknown unicast still goes to the flood entry
+    lab.backend.apply([DeleteFdb(ov1, VX, FLOOD, vtep(2)), DeleteFdb(ov1, VX, FLOOD, vtep(2))])
+    assert lab.backend.snapshot([ov1])[ov1].fdb == set()
+    assert not ping(lab.backend, c1, "10.99.0.3")  # host 1 no longer knows where host 2 is
+
+
+@pytest.mark.kernel
+def test_overlay_steps_errors(lab: Lab) -> None:
+    """Duplicates are EEXIST (a repeated flood entry too, which the kernel would take silently), missing links
+    ENODEV, missing namespaces ENOENT; deletes of what is not there succeed, also in a namespace that is gone."""
+    hosts, (ov1, ov2), (c1, _), steps, peers = overlay(lab)
+    h1, missing = hosts[0], lab.ns("missing")
+    apply = lab.backend.apply
+    apply([*steps, *peers])
+    cases: list[tuple[Step, int]] = [
+        (AddFdb(ov1, VX, FLOOD, vtep(2), append=True), errno.EEXIST),
+        (AddFdb(ov1, VX, FLOOD, vtep(2)), errno.EEXIST),
+        (AddFdb(ov1, VX, container_mac(2), vtep(2)), errno.EEXIST),
+        (AddFdb(ov1, VX, container_mac(2).upper(), "192.168.50.7"), errno.EEXIST),   # one dst per unicast MAC
+        (AddNeigh(ov1, VX, "10.99.0.3", container_mac(2)), errno.EEXIST),
+        (AddNeigh(ov1, VX, "10.99.0.3", "02:00:00:00:00:01"), errno.EEXIST),
+        (CreateVxlan(h1, VX, 257, vtep(1), "eth0", target_ns=ov1), errno.EEXIST),     # name taken in the target
+        (CreateVxlan(h1, "vx-other", VNI, vtep(1), "eth0", target_ns=c1), errno.EEXIST),  # VNI taken on that host
+        (CreateMacvlan(h1, "eth0", ov1, VX), errno.EEXIST),
+        (SetMaster(c1, "eth0", "lo"), errno.EOPNOTSUPP),                              # not a bridge
+        (AddFdb(ov1, "nope", FLOOD, vtep(2), append=True), errno.ENODEV),
+        (AddNeigh(ov1, "nope", "10.99.0.9", container_mac(2)), errno.ENODEV),
+        (SetMaster(ov1, "nope", OV), errno.ENODEV),
+        (SetMaster(ov1, VX, "nope"), errno.ENODEV),
+        (CreateVxlan(h1, "vx-x", 300, vtep(1), "nope", target_ns=ov1), errno.ENODEV),
+        (CreateMacvlan(h1, "nope", c1, "mv0"), errno.ENODEV),
+        (CreateVxlan(h1, "vx-x", 300, vtep(1), "eth0", target_ns=missing), errno.ENOENT),
+        (CreateVxlan(missing, "vx-x", 300, vtep(1), "eth0", target_ns=ov1), errno.ENOENT),
+        (CreateMacvlan(h1, "eth0", missing, "mv0"), errno.ENOENT),
+        (AddFdb(missing, VX, FLOOD, vtep(2), append=True), errno.ENOENT),
+        (AddNeigh(missing, VX, "10.99.0.3", container_mac(2)), errno.ENOENT),
+        (SetMaster(missing, VX, OV), errno.ENOENT),
+        (CreateVxlan(h1, "vx-x", 1 << 24, vtep(1), "eth0", target_ns=ov1), errno.ERANGE),
+        (CreateVxlan(h1, "vx-x", 300, "nope", "eth0", target_ns=ov1), errno.EINVAL),
+        (CreateMacvlan(h1, "eth0", c1, "mv0", mode="sideways"), errno.EINVAL),
+        (AddFdb(ov1, VX, "02:00:00:00:00", vtep(2)), errno.EINVAL),
+        (AddNeigh(ov1, VX, "10.99.0.300", container_mac(2)), errno.EINVAL),
+        (DeleteFdb(ov1, VX, FLOOD, "not-an-ip"), errno.EINVAL),
+    ]
+    for step, code in cases:
+        assert errno_of(lambda step=step: apply([step])) == code, step  # type: ignore[misc]
+    with pytest.raises(BackendError, match=r"^append fdb entry 00:00:00:00:00:00 dst 192\.168\.50\.2 on link "
+                                           rf"'{VX}' in netns '.*-ov1': File exists \(EEXIST\)$"):
+        apply([AddFdb(ov1, VX, FLOOD, vtep(2), append=True)])
+    with pytest.raises(BackendError, match=rf"^create vxlan 'vx-x' \(vni 300, local 192\.168\.50\.1, dev 'eth0'\) "
+                                           rf"for netns '{missing}' in netns '{missing}': .*\(ENOENT\)$"):
+        apply([CreateVxlan(h1, "vx-x", 300, vtep(1), "eth0", target_ns=missing)])
+
+    apply([DeleteFdb(ov1, VX, "02:00:00:00:00:99", vtep(2)),       # no such MAC
+           DeleteFdb(ov1, VX, container_mac(2), "192.168.50.7"),    # that MAC, another dst: left alone
+           DeleteFdb(ov1, "nope", FLOOD, vtep(2)), DeleteNeigh(ov1, VX, "10.99.0.77"),
+           DeleteNeigh(ov1, "nope", "10.99.0.3"),
+           DeleteFdb(missing, VX, FLOOD, vtep(2)), DeleteNeigh(missing, VX, "10.99.0.3")])
+    snap = lab.backend.snapshot([ov1, ov2, c1])
+    assert snap[ov1].fdb == {(VX, FLOOD, vtep(2)), (VX, container_mac(2), vtep(2))}
+    assert snap[ov1].neighbours == {(VX, "10.99.0.3", container_mac(2))}
+    assert set(snap[c1].links) == {"lo", "eth0"}   # nothing made by the failed steps
+    assert snap[ov1].links[VX].master == OV         # SetMaster to a missing master changed nothing
+
+    # within one apply too: a repeated append fails, an append after a delete of the same entry succeeds
+    flood9 = AddFdb(ov1, VX, FLOOD, "192.168.50.9", append=True)
+    assert errno_of(lambda: apply([flood9, flood9])) == errno.EEXIST
+    apply([DeleteFdb(ov1, VX, FLOOD, "192.168.50.9"), flood9, DeleteFdb(ov1, VX, FLOOD, "192.168.50.9"), flood9])
+    assert lab.backend.snapshot([ov1])[ov1].fdb == {(VX, FLOOD, vtep(2)), (VX, FLOOD, "192.168.50.9"),
+                                                    (VX, container_mac(2), vtep(2))}
+
+    # a vxlan left in the namespace it was made from: learning on, another port, down
+    apply([CreateVxlan(h1, "vx-here", 4000, vtep(1), "eth0", port=8472, learning=True, mtu=1400)])
+    here = lab.backend.snapshot([h1])[h1].links["vx-here"]
+    assert (here.kind, here.up, here.mtu, here.master, here.info) == ("vxlan", False, 1400, None,
+                                                                       (4000, vtep(1), 8472, True))
+
+
+@pytest.mark.kernel
+def test_macvlan_containers_ping_over_the_underlay(lab: Lab) -> None:
+    """A macvlan of each host's uplink, placed in a container: the two containers ping each other across the
+    underlay bridge; the snapshot shows kind macvlan with its mode."""
+    _, hosts, steps = underlay(lab)
+    boxes = [lab.ns("m1"), lab.ns("m2")]
+    for n, (host, box) in enumerate(zip(hosts, boxes, strict=True), 1):
+        steps += [CreateNamespace(box),
+                  CreateMacvlan(host, "eth0", box, "eth0", mac=f"02:00:c0:a8:32:1{n}", mtu=1400),
+                  AddAddress(box, "eth0", f"192.168.50.1{n}/24"), SetUp(box, "eth0")]
+    steps += [CreateMacvlan(hosts[0], "eth0", boxes[0], "mv-p", mode="private"),
+              CreateMacvlan(hosts[0], "eth0", boxes[0], "mv-v", mode="vepa")]
+    lab.backend.apply(steps)
+    assert ping(lab.backend, boxes[0], "192.168.50.12") and ping(lab.backend, boxes[1], "192.168.50.11")
+    assert ping(lab.backend, boxes[0], vtep(2))   # the other host's uplink (a macvlan cannot reach its own parent)
+    snap = lab.backend.snapshot([*hosts, *boxes])
+    for n, (host, box) in enumerate(zip(hosts, boxes, strict=True), 1):
+        assert snap[box].links["eth0"] == LinkState("eth0", "macvlan", True, f"02:00:c0:a8:32:1{n}", 1400,
+                                                    info=("bridge",))
+        assert snap[box].addresses == {("eth0", f"192.168.50.1{n}/24")}
+        assert set(snap[host].links) == {"lo", "eth0"}
+        assert snap[host].links["eth0"].info is None
+    assert snap[boxes[0]].links["mv-p"].info == ("private",) and not snap[boxes[0]].links["mv-p"].up
+    assert snap[boxes[0]].links["mv-v"].info == ("vepa",)
+
+
+@pytest.mark.kernel
+def test_vxlan_and_macvlan_never_touch_the_root_namespace(lab: Lab) -> None:
+    """Listen for link and neighbour events in the machine's namespace while an overlay and a macvlan are made and
+    programmed: none of ours may show up there."""
+    hosts, _, (c1, _), steps, peers = overlay(lab)
+    monitor = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)   # NETLINK_ROUTE, read-only listener
+    try:
+        monitor.bind((0, RTMGRP_LINK | RTMGRP_NEIGH))
+        monitor.setblocking(False)
+        lab.backend.apply([*steps, *peers, CreateMacvlan(hosts[0], "eth0", c1, "mv-root-chk")])
+        time.sleep(0.05)
+        seen = b""
+        while True:
+            try:
+                seen += monitor.recv(65536)
+            except BlockingIOError:
+                break
+    finally:
+        monitor.close()
+    for name in (VX, OV, "mv-root-chk"):
+        assert name.encode() + b"\0" not in seen
+    assert bytes.fromhex(container_mac(2).replace(":", "")) not in seen
+    root_links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout)
+    assert not {VX, OV, "mv-root-chk"} & {link["ifname"] for link in root_links}
+
+
+@pytest.mark.kernel
+def test_overlay_step_timings(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """Time the overlay steps at some scale (20 overlay namespaces on one host, 100 peers on one vxlan, 20 macvlans).
+    Printed only."""
+    _, (host, _), base = underlay(lab)
+    ovls = [lab.ns(f"o{i}") for i in range(20)]
+    boxes = [lab.ns(f"m{i}") for i in range(20)]
+    lab.backend.apply([*base, *(CreateNamespace(n) for n in [*ovls, *boxes]),
+                       *(CreateBridge(o, "br0") for o in ovls)])
+    ov = ovls[0]
+    remotes = [f"192.168.51.{i}" for i in range(1, 101)]
+    macs = [f"02:42:0a:64:00:{i:02x}" for i in range(1, 101)]
+    phases: dict[str, list[Step]] = {
+        "CreateVxlan": [CreateVxlan(host, "vx0", 1000 + i, vtep(1), "eth0", target_ns=o) for i, o in enumerate(ovls)],
+        "SetMaster": [SetMaster(o, "vx0", "br0") for o in ovls],
+        "AddFdb(append)": [AddFdb(ov, "vx0", FLOOD, r, append=True) for r in remotes],
+        "AddFdb": [AddFdb(ov, "vx0", m, r) for m, r in zip(macs, remotes, strict=True)],
+        "AddNeigh": [AddNeigh(ov, "vx0", f"10.100.0.{i + 2}", m) for i, m in enumerate(macs)],
+        "CreateMacvlan": [CreateMacvlan(host, "eth0", b, f"mv{i}") for i, b in enumerate(boxes)],
+        "DeleteFdb": [DeleteFdb(ov, "vx0", m, r) for m, r in zip(macs, remotes, strict=True)],
+        "DeleteNeigh": [DeleteNeigh(ov, "vx0", f"10.100.0.{i + 2}") for i in range(len(macs))],
+    }
+    took: dict[str, float] = {}
+    for phase, steps in phases.items():
+        if phase == "DeleteFdb":
+            start = time.perf_counter()
+            snap = lab.backend.snapshot([ov])[ov]
+            took_snapshot = time.perf_counter() - start
+            assert len(snap.fdb) == 200 and len(snap.neighbours) == 100
+        start = time.perf_counter()
+        lab.backend.apply(steps)
+        took[phase] = time.perf_counter() - start
+    snap = lab.backend.snapshot([ov])[ov]
+    assert snap.fdb == {("vx0", FLOOD, r) for r in remotes} and snap.neighbours == set()
+    with capsys.disabled():
+        print("\noverlay steps, per step: " + ", ".join(f"{p} {1000 * t / len(phases[p]):.2f} ms"
+                                                      for p, t in took.items())
+              + f"; snapshot of a namespace with 200 fdb + 100 neighbour entries {1000 * took_snapshot:.1f} ms")

@@ -12,16 +12,24 @@ import pytest
 
 from netlab.backends import (
     AddAddress,
+    AddFdb,
+    AddNeigh,
     AddRoute,
     ApplyRuleset,
     Backend,
     CreateBridge,
+    CreateMacvlan,
     CreateNamespace,
     CreateVeth,
+    CreateVxlan,
+    DeleteFdb,
     DeleteLink,
     DeleteNamespace,
+    DeleteNeigh,
     DeleteRoute,
+    ExecResult,
     LinkState,
+    SetMaster,
     SetSysctl,
     SetUp,
     Step,
@@ -459,7 +467,8 @@ def test_exec_shows_down_and_carrierless_links() -> None:
 
 
 @pytest.mark.parametrize("argv", [["ping", "-c1", "10.0.0.1"], ["ip", "link", "set", "eth0", "down"], [],
-                                  ["ip", "neigh"], ["sh", "-c", "ip addr"], ["bridge", "link"]])
+                                  ["ip", "neigh", "flush", "all"], ["ip", "-br", "neigh"], ["sh", "-c", "ip addr"],
+                                  ["bridge", "link"], ["bridge", "fdb", "add", "02:00:00:00:00:01"]])
 def test_exec_of_anything_else_is_not_supported(argv: list[str]) -> None:
     with pytest.raises(NotSupportedError, match="--backend kernel"):
         lab().exec(A, argv)
@@ -469,3 +478,386 @@ def test_exec_in_missing_namespace_is_enoent() -> None:
     with pytest.raises(BackendError) as caught:
         lab().exec(MISSING, ["ip", "addr"])
     assert caught.value.errno == errno.ENOENT
+
+
+# -- L2: vxlan, macvlan, bridge ports, fdb and neighbour entries ---------------------------------------------------
+ZERO = "00:00:00:00:00:00"
+H1, H2, O1, O2, C1, C2 = "ovl-h1", "ovl-h2", "ovl-sb1", "ovl-sb2", "ovl-c1", "ovl-c2"
+VX, OV = "vx-000100", "ov-000100"
+U1_MAC, U2_MAC, VX1_MAC, VX2_MAC, OV1_MAC, OV2_MAC = (f"02:00:00:00:10:{n:02x}" for n in (1, 2, 0x11, 0x12, 0x21, 0x22))
+C1_MAC, C2_MAC = "02:42:0a:00:00:02", "02:42:0a:00:00:03"
+V1_MAC, V2_MAC = "02:00:00:00:10:31", "02:00:00:00:10:32"
+
+# two hosts joined by an underlay veth; on each, an overlay sandbox (bridge + vxlan whose socket stays in the host)
+# and a container; each sandbox knows the other host's container (neighbour, unicast fdb) and floods to its VTEP
+OVERLAY: list[Step] = [*(CreateNamespace(ns) for ns in (H1, H2, O1, O2, C1, C2)),
+                       CreateVeth(H1, "eth0", H2, "eth0", mac=U1_MAC, peer_mac=U2_MAC), SetUp(H2, "eth0"),
+                       AddAddress(H1, "eth0", "192.0.2.11/24"), AddAddress(H2, "eth0", "192.0.2.12/24")]
+for _h, _o, _c, _vx, _ov, _veth, _cmac, _ip, _local, _remote, _peer_ip, _peer_mac in (
+        (H1, O1, C1, VX1_MAC, OV1_MAC, V1_MAC, C1_MAC, "10.0.0.2", "192.0.2.11", "192.0.2.12", "10.0.0.3", C2_MAC),
+        (H2, O2, C2, VX2_MAC, OV2_MAC, V2_MAC, C2_MAC, "10.0.0.3", "192.0.2.12", "192.0.2.11", "10.0.0.2", C1_MAC)):
+    OVERLAY += [CreateBridge(_o, OV, mac=_ov), AddAddress(_o, OV, "10.0.0.1/24"),
+                CreateVxlan(_h, VX, 100, _local, "eth0", target_ns=_o, mac=_vx), SetMaster(_o, VX, OV), SetUp(_o, VX),
+                CreateVeth(_o, "veth0", _c, "eth0", master=OV, mac=_veth, peer_mac=_cmac, mtu=1450),
+                AddAddress(_c, "eth0", f"{_ip}/24"), SetUp(_c, "eth0"),
+                AddNeigh(_o, VX, _peer_ip, _peer_mac), AddFdb(_o, VX, _peer_mac, _remote),
+                AddFdb(_o, VX, ZERO, _remote, append=True)]
+
+
+def overlay() -> SimulatedBackend:
+    backend = SimulatedBackend()
+    backend.apply(OVERLAY)
+    return backend
+
+
+def test_snapshot_of_a_two_host_vxlan_overlay() -> None:
+    snap = overlay().snapshot([H1, H2, O1, O2, C1])
+    assert snap[O1].links == {
+        "lo": LinkState("lo", "loopback", False, LO_MAC, 65536, None),
+        OV: LinkState(OV, "bridge", True, OV1_MAC, 1450, None),      # follows its smallest port mtu
+        VX: LinkState(VX, "vxlan", True, VX1_MAC, 1450, OV, info=(100, "192.0.2.11", 4789, False)),
+        "veth0": LinkState("veth0", "veth", True, V1_MAC, 1450, OV),
+    }
+    assert snap[O2].links[VX] == LinkState(VX, "vxlan", True, VX2_MAC, 1450, OV, info=(100, "192.0.2.12", 4789, False))
+    assert snap[O2].links[OV] == LinkState(OV, "bridge", True, OV2_MAC, 1450, None)
+    assert snap[O1].fdb == {(VX, C2_MAC, "192.0.2.12"), (VX, ZERO, "192.0.2.12")}
+    assert snap[O2].fdb == {(VX, C1_MAC, "192.0.2.11"), (VX, ZERO, "192.0.2.11")}
+    assert snap[O1].neighbours == {(VX, "10.0.0.3", C2_MAC)} and snap[O2].neighbours == {(VX, "10.0.0.2", C1_MAC)}
+    assert snap[O1].addresses == {(OV, "10.0.0.1/24")}
+    assert snap[H1].links == {"lo": LinkState("lo", "loopback", False, LO_MAC, 65536, None),   # the vxlan is not here
+                              "eth0": LinkState("eth0", "veth", True, U1_MAC, 1500, None)}
+    assert (snap[H1].fdb, snap[H1].neighbours, snap[C1].fdb, snap[C1].neighbours) == (set(), set(), set(), set())
+    assert snap[C1].links["eth0"] == LinkState("eth0", "veth", True, C1_MAC, 1450, None)
+    assert snap[H1].links["lo"].info is None and snap[O1].links[VX].ifindex == 3
+
+
+def test_namespace_view_keeps_what_the_walker_needs_for_the_overlay() -> None:
+    backend = overlay()
+    backend.apply([AddFdb(O1, VX, ZERO, "192.0.2.13", append=True)])
+    sandbox, host = backend.namespace(O1), backend.namespace(H1)
+    vx = sandbox.links[VX]
+    assert (vx.kind, vx.underlay_ns, vx.underlay_dev, vx.parent, vx.info) == (
+        "vxlan", H1, "eth0", None, (100, "192.0.2.11", 4789, False))
+    assert sandbox.links[OV].ports == (VX, "veth0") and sandbox.links[OV].underlay_ns is None
+    assert host.vteps == ((O1, VX),) and sandbox.vteps == () and backend.namespace(H2).vteps == ((O2, VX),)
+    assert host.lookup("192.0.2.12") == (None, "eth0")           # the underlay route the encapsulated UDP takes
+    assert sandbox.fdb == ((VX, C2_MAC, "192.0.2.12"), (VX, ZERO, "192.0.2.12"), (VX, ZERO, "192.0.2.13"))
+    assert sandbox.vxlan_destinations(VX, C2_MAC.upper()) == ("192.0.2.12",)
+    assert sandbox.vxlan_destinations(VX, "ff:ff:ff:ff:ff:ff") == ("192.0.2.12", "192.0.2.13")   # flooded
+    assert backend.namespace(O2).vxlan_destinations(VX, "02:42:0a:00:00:09") == ("192.0.2.11",)
+    assert sandbox.neighbours == ((VX, "10.0.0.3", C2_MAC),)
+    assert sandbox.neighbour(VX, "10.0.0.3") == C2_MAC and sandbox.neighbour(VX, "10.0.0.4") is None
+    backend.apply([DeleteFdb(O1, VX, ZERO, "192.0.2.12"), DeleteFdb(O1, VX, ZERO, "192.0.2.13")])
+    assert backend.namespace(O1).vxlan_destinations(VX, "ff:ff:ff:ff:ff:ff") == ()   # no flood entry: dropped
+
+
+def test_vxlan_mtu_comes_from_the_underlay_and_is_capped_by_it() -> None:
+    backend = SimulatedBackend()
+    backend.apply([CreateNamespace(H), CreateNamespace(A),
+                   CreateVeth(H, "u0", A, "u1"), CreateVeth(H, "j0", A, "j1", mtu=9000),
+                   CreateVeth(H, "t0", A, "t1", mtu=100),
+                   CreateVxlan(H, "vx1", 1, "192.0.2.1", "u0"),
+                   CreateVxlan(H, "vx2", 2, "192.0.2.1", "u0", mtu=1400),
+                   CreateVxlan(H, "vx3", 3, "192.0.2.1", "u0", mtu=1500),          # silently capped
+                   CreateVxlan(H, "vx4", 4, "192.0.2.1", "j0", target_ns=A, port=8472, learning=True),
+                   CreateVxlan(H, "vx5", 5, "192.0.2.1", "t0"),                     # 100 - 50, raised to 68
+                   CreateVxlan(H, "vx6", 1, "192.0.2.1", "u0", port=4790),           # same vni, other port
+                   CreateVxlan(H, "vx7", 0, "192.0.2.1", "u0", port=0)])             # both allowed: 0 is 8472
+    host, a = backend.snapshot([H])[H].links, backend.snapshot([A])[A].links
+    assert [host[n].mtu for n in ("vx1", "vx2", "vx3", "vx5", "vx6")] == [1450, 1400, 1450, 68, 1450]
+    assert host["vx7"].info == (0, "192.0.2.1", 8472, False)
+    assert a["vx4"] == LinkState("vx4", "vxlan", False, a["vx4"].mac, 8950, None, info=(4, "192.0.2.1", 8472, True))
+    assert not host["vx1"].up and host["vx1"].info == (1, "192.0.2.1", 4789, False)
+    for mac in (host["vx1"].mac, a["vx4"].mac):      # made up: unicast, locally administered
+        assert mac is not None and re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", mac) and int(mac[:2], 16) & 3 == 2
+    assert backend.namespace(H).links["vx1"].underlay_ns == H and backend.namespace(A).links["vx4"].underlay_ns == H
+    assert backend.namespace(H).vteps == ((A, "vx4"), (H, "vx1"), (H, "vx2"), (H, "vx3"), (H, "vx5"), (H, "vx6"),
+                                          (H, "vx7"))
+    with pytest.raises(BackendError) as caught:        # port 0 is 8472, which vx4 has for vni 4
+        backend.apply([CreateVxlan(H, "vx8", 4, "192.0.2.1", "u0", port=0)])
+    assert caught.value.errno == errno.EEXIST
+
+
+def test_macvlan_takes_its_parents_mtu_and_lives_in_the_target() -> None:
+    backend = SimulatedBackend()
+    backend.apply([CreateNamespace(H), CreateNamespace(A), CreateNamespace(B),
+                   CreateVeth(H, "u0", A, "u1", mac=VA_MAC), CreateVeth(H, "j0", A, "j1", mtu=9000, mac=VB_MAC),
+                   CreateMacvlan(H, "u0", A, "mv0", mac=EA_MAC),
+                   CreateMacvlan(H, "j0", B, "eth0", mode="private", mtu=1400, mac=EB_MAC),
+                   CreateMacvlan(H, "j0", B, "mv1", mode="vepa"),
+                   CreateMacvlan(A, "mv0", B, "mv2", mac="02:00:00:00:00:77"),   # stacked: attaches to u0
+                   CreateVeth(H, "p0", A, "p1", mac="02:00:00:00:00:99"),
+                   CreateMacvlan(H, "p0", A, "pt", mode="passthru", mac="02:00:00:00:00:55")])
+    a, b = backend.snapshot([A])[A].links, backend.snapshot([B])[B].links
+    assert a["mv0"] == LinkState("mv0", "macvlan", False, EA_MAC, 1500, None, info=("bridge",))
+    assert b["eth0"] == LinkState("eth0", "macvlan", False, EB_MAC, 1400, None, info=("private",))
+    assert b["mv1"].mtu == 9000 and b["mv1"].info == ("vepa",) and b["mv1"].mac not in (None, VB_MAC)
+    assert b["mv2"].mtu == 1500 and a["pt"].mac == "02:00:00:00:00:99"    # passthru takes the parent's MAC
+    host = backend.namespace(H)
+    assert host.links["u0"].macvlans == ((A, "mv0"), (B, "mv2")) and host.links["j0"].macvlans == ((B, "eth0"),
+                                                                                                  (B, "mv1"))
+    assert backend.namespace(B).links["mv2"].parent == (H, "u0") and backend.namespace(A).links["mv0"].macvlans == ()
+    assert "mv0" not in backend.snapshot([H])[H].links
+
+
+def test_set_master_enslaves_moves_and_the_bridge_follows_its_ports() -> None:
+    backend = SimulatedBackend()
+    backend.apply([CreateNamespace(H), CreateNamespace(A), CreateBridge(H, "br0"), CreateBridge(H, "br1"),
+                   CreateVeth(H, "u0", A, "u1", mac="02:00:00:00:00:09"),
+                   CreateVxlan(H, "vx0", 7, "192.0.2.1", "u0", mac="02:00:00:00:00:05"),
+                   SetMaster(H, "vx0", "br0"), SetMaster(H, "vx0", "br0"),       # the second is a no-op
+                   CreateVeth(H, "v1", A, "e1", master="br0", mac="02:00:00:00:00:07")])
+    links = backend.snapshot([H])[H].links
+    assert links["vx0"].master == "br0" and (links["br0"].mtu, links["br0"].mac) == (1450, "02:00:00:00:00:05")
+    backend.apply([SetMaster(H, "vx0", "br1")])
+    links = backend.snapshot([H])[H].links
+    assert links["vx0"].master == "br1" and (links["br0"].mtu, links["br0"].mac) == (1500, "02:00:00:00:00:07")
+    assert (links["br1"].mtu, links["br1"].mac) == (1450, "02:00:00:00:00:05")
+    assert backend.namespace(H).links["br1"].ports == ("vx0",)
+
+
+def test_fdb_add_and_append_follow_the_vxlan_driver() -> None:
+    backend = overlay()
+    m1, mc = "02:42:0a:00:00:09", "01:00:5e:00:00:01"
+    with pytest.raises(BackendError) as caught:        # appending what is there: EEXIST, as adding it again
+        backend.apply([AddFdb(O1, VX, ZERO, "192.0.2.12", append=True)])
+    assert caught.value.errno == errno.EEXIST
+    backend.apply([AddFdb(O1, VX, C2_MAC.upper(), "192.0.2.99", append=True),  # unicast entry exists: no-op
+                   AddFdb(O1, VX, m1, "192.0.2.13", append=True),              # a new MAC is created
+                   AddFdb(O1, VX, mc, "192.0.2.12"), AddFdb(O1, VX, mc, "192.0.2.13", append=True)])
+    assert backend.snapshot([O1])[O1].fdb == {(VX, C2_MAC, "192.0.2.12"), (VX, ZERO, "192.0.2.12"),
+                                              (VX, m1, "192.0.2.13"), (VX, mc, "192.0.2.12"), (VX, mc, "192.0.2.13")}
+    backend.apply([DeleteFdb(O1, VX, mc, "0.0.0.0"),                          # 0.0.0.0: every destination of mc
+                   DeleteFdb(O1, VX, m1, "192.0.2.99"),                        # not that destination: nothing
+                   DeleteFdb(O1, VX, C2_MAC.upper(), "192.0.2.12")])
+    assert backend.snapshot([O1])[O1].fdb == {(VX, ZERO, "192.0.2.12"), (VX, m1, "192.0.2.13")}
+    backend.apply([AddFdb(O1, VX, C2_MAC, "192.0.2.14")])                    # the MAC is free again
+    assert (VX, C2_MAC, "192.0.2.14") in backend.snapshot([O1])[O1].fdb
+
+
+L2BASE: list[Step] = [
+    CreateNamespace(H), CreateNamespace(A), CreateNamespace(B),
+    CreateBridge(H, "br0"), CreateBridge(H, "br1"), CreateVeth(H, "vetha", A, "eth0", master="br0"),
+    CreateVeth(H, "u0", A, "u1"), CreateVeth(H, "p0", A, "p1"),
+    CreateVxlan(H, "vx0", 100, "192.0.2.1", "u0"), CreateVxlan(H, "vx1", 101, "192.0.2.1", "u0", target_ns=A),
+    CreateMacvlan(H, "u0", A, "mv0"), CreateMacvlan(H, "p0", A, "pt0", mode="passthru"),
+    CreateMacvlan(H, "br0", H, "mvb"),
+    AddFdb(H, "vx0", "02:00:00:00:00:0a", "192.0.2.2"), AddFdb(H, "vx0", ZERO, "192.0.2.2", append=True),
+    AddNeigh(H, "vx0", "10.0.0.9", "02:00:00:00:00:0a"),
+]
+V = "192.0.2.1"
+
+
+@pytest.mark.parametrize(("step", "code", "where"), [
+    (CreateVxlan(MISSING, "vx9", 9, V, "u0"), errno.ENOENT, MISSING),
+    (CreateVxlan(H, "vx9", 9, V, "u0", target_ns=MISSING), errno.ENOENT, MISSING),
+    (CreateVxlan(H, "vx9", 9, V, "nope"), errno.ENODEV, H),
+    (CreateVxlan(H, "vx9", 9, V, "u1"), errno.ENODEV, H),                     # the underlay is looked up in ns
+    (CreateVxlan(H, "vx0", 9, V, "u0"), errno.EEXIST, H),
+    (CreateVxlan(H, "eth0", 9, V, "u0", target_ns=A), errno.EEXIST, H),        # taken in the target
+    (CreateVxlan(H, "vx9", 100, V, "u0"), errno.EEXIST, H),                    # vni 100 port 4789 over H's routing
+    (CreateVxlan(H, "vx9", 101, V, "p0", target_ns=B), errno.EEXIST, H),       # vx1 lives in A but its socket in H
+    (CreateVxlan(H, "vx9", 1 << 24, V, "u0"), errno.ERANGE, H),              # vxlan_validate says ERANGE
+    (CreateVxlan(H, "vx9", -1, V, "u0"), errno.ERANGE, H),
+    (CreateVxlan(H, "vx9", 9, V, "u0", port=-1), errno.EINVAL, H),
+    (CreateVxlan(H, "vx9", 9, V, "u0", port=65536), errno.EINVAL, H),
+    (CreateVxlan(H, "vx9", 9, V, "u0", mtu=65536), errno.EINVAL, H),
+    (CreateVxlan(H, "vx9", 9, "192.0.2.300", "u0"), errno.EINVAL, H),
+    (CreateVxlan(H, "vx9", 9, "fd00::1", "u0"), errno.EINVAL, H),
+    (CreateVxlan(H, "vx9", 9, "239.1.1.1", "u0"), errno.EINVAL, H),
+    (CreateVxlan(H, "vx9", 9, V, "u0", mac="02:00:00:00:00"), errno.EINVAL, H),
+    (CreateVxlan(H, "vx9", 9, V, "u0", mac="01:00:5e:00:00:01"), errno.EADDRNOTAVAIL, H),
+    (CreateVxlan(H, "vx9", 9, V, "u0", mac=ZERO), errno.EADDRNOTAVAIL, H),
+    (CreateVxlan(H, "vx9", 9, V, "u0", mtu=67), errno.EINVAL, H),
+    (CreateVxlan(H, LONG, 9, V, "u0"), errno.EINVAL, H),
+    (CreateMacvlan(MISSING, "u0", A, "mv9"), errno.ENOENT, MISSING),
+    (CreateMacvlan(H, "u0", MISSING, "mv9"), errno.ENOENT, MISSING),
+    (CreateMacvlan(H, "nope", A, "mv9"), errno.ENODEV, H),
+    (CreateMacvlan(H, "u0", A, "eth0"), errno.EEXIST, H),
+    (CreateMacvlan(H, "u0", A, "mv9", mode="source"), errno.EINVAL, H),
+    (CreateMacvlan(H, "u0", A, "mv9", mtu=1501), errno.EINVAL, H),
+    (CreateMacvlan(A, "mv0", A, "mv9", mtu=1501), errno.EINVAL, A),          # checked against the real parent u0
+    (CreateMacvlan(H, "lo", A, "mv9"), errno.EINVAL, H),
+    (CreateMacvlan(H, "vetha", A, "mv9"), errno.EBUSY, H),                    # a bridge port
+    (CreateMacvlan(H, "u0", A, "mv9", mac="33:33:00:00:00:01"), errno.EADDRNOTAVAIL, H),
+    (CreateMacvlan(H, "u0", A, "mv9", mode="passthru"), errno.EINVAL, H),     # u0 has a macvlan already
+    (CreateMacvlan(H, "p0", A, "mv9"), errno.EINVAL, H),                      # p0 has a passthru macvlan
+    (CreateMacvlan(H, "u0", A, LONG), errno.EINVAL, H),
+    (SetMaster(MISSING, "u0", "br0"), errno.ENOENT, MISSING),
+    (SetMaster(H, "nope", "br0"), errno.ENODEV, H),
+    (SetMaster(H, "vx0", "nope"), errno.ENODEV, H),
+    (SetMaster(H, "vx0", "vetha"), errno.EOPNOTSUPP, H),
+    (SetMaster(H, "vx0", "lo"), errno.EOPNOTSUPP, H),
+    (SetMaster(H, "lo", "br0"), errno.EINVAL, H),
+    (SetMaster(H, "br1", "br0"), errno.ELOOP, H),
+    (SetMaster(H, "br0", "br0"), errno.ELOOP, H),
+    (SetMaster(H, "u0", "br0"), errno.EBUSY, H),                              # u0 has macvlans on it
+    (SetMaster(H, "mvb", "br0"), errno.EBUSY, H),                             # mvb sits on br0 itself
+    (AddFdb(MISSING, "vx0", C1_MAC, "192.0.2.2"), errno.ENOENT, MISSING),
+    (AddFdb(H, "nope", C1_MAC, "192.0.2.2"), errno.ENODEV, H),
+    (AddFdb(H, "vetha", C1_MAC, "192.0.2.2"), errno.EOPNOTSUPP, H),
+    (AddFdb(H, "br0", C1_MAC, "192.0.2.2"), errno.EOPNOTSUPP, H),
+    (AddFdb(H, "lo", C1_MAC, "192.0.2.2"), errno.EOPNOTSUPP, H),
+    (AddFdb(A, "mv0", C1_MAC, "192.0.2.2"), errno.EOPNOTSUPP, A),
+    (AddFdb(H, "vx0", "02:42:0a:00:00", "192.0.2.2"), errno.EINVAL, H),
+    (AddFdb(H, "vx0", C1_MAC, "192.0.2"), errno.EINVAL, H),
+    (AddFdb(H, "vx0", "02:00:00:00:00:0a", "192.0.2.2"), errno.EEXIST, H),    # the same entry
+    (AddFdb(H, "vx0", "02:00:00:00:00:0a", "192.0.2.2", append=True), errno.EEXIST, H),
+    (AddFdb(H, "vx0", ZERO, "192.0.2.2", append=True), errno.EEXIST, H),      # a repeated append
+    (AddFdb(H, "vx0", "02:00:00:00:00:0A", "192.0.2.3"), errno.EEXIST, H),    # the MAC has an entry
+    (AddFdb(H, "vx0", ZERO, "192.0.2.3"), errno.EEXIST, H),                   # flood entries need append
+    (AddNeigh(MISSING, "vx0", "10.0.0.8", C1_MAC), errno.ENOENT, MISSING),
+    (AddNeigh(H, "nope", "10.0.0.8", C1_MAC), errno.ENODEV, H),
+    (AddNeigh(H, "vx0", "10.0.0.300", C1_MAC), errno.EINVAL, H),
+    (AddNeigh(H, "vx0", "fd00::8", C1_MAC), errno.EINVAL, H),
+    (AddNeigh(H, "vx0", "10.0.0.8", "02-42-0a-00-00-02"), errno.EINVAL, H),
+    (AddNeigh(H, "vx0", "10.0.0.9", "02:00:00:00:00:0a"), errno.EEXIST, H),
+    (AddNeigh(H, "vx0", "10.0.0.9", C1_MAC), errno.EEXIST, H),               # (ifname, ip) is the key
+    (DeleteFdb(H, "vx0", "zz", "192.0.2.2"), errno.EINVAL, H),
+    (DeleteFdb(MISSING, "vx0", C1_MAC, "not-an-ip"), errno.EINVAL, MISSING),
+    (DeleteNeigh(H, "vx0", "10.0.0.300"), errno.EINVAL, H),
+])
+def test_l2_errnos_and_nothing_changes_on_failure(step: Step, code: int, where: str) -> None:
+    backend = SimulatedBackend()
+    backend.apply(L2BASE)
+    before = backend.to_dict()
+    with pytest.raises(BackendError) as caught:
+        backend.apply([step])
+    assert caught.value.errno == code
+    assert f" in netns {where!r}: " in str(caught.value) and f"({errno.errorcode[code]})" in str(caught.value)
+    assert backend.to_dict() == before
+
+
+@pytest.mark.parametrize(("step", "message"), [
+    (CreateVxlan(H, "vx9", 9, V, "u0", target_ns=MISSING), "create vxlan 'vx9' (vni 9, local 192.0.2.1, dev 'u0') "
+     "for netns 'nowhere' in netns 'nowhere': No such file or directory (ENOENT)"),
+    (CreateVxlan(H, "vx9", 100, V, "u0"),
+     "create vxlan 'vx9' (vni 100, local 192.0.2.1, dev 'u0') in netns 'lab-host': File exists (EEXIST)"),
+    (CreateVxlan(H, "vx9", 1 << 24, V, "u0"), "create vxlan 'vx9' (vni 16777216, local 192.0.2.1, dev 'u0') in netns "
+     "'lab-host': Numerical result out of range (ERANGE)"),
+    (CreateMacvlan(H, "vetha", A, "mv9"), "create macvlan 'mv9' (parent 'vetha', mode bridge) for netns 'lab-a' "
+     "in netns 'lab-host': Device or resource busy (EBUSY)"),
+    (SetMaster(H, "vx0", "vetha"), "enslave link 'vx0' to bridge 'vetha' in netns 'lab-host': Operation not supported"),
+    (AddFdb(H, "vetha", C1_MAC, "192.0.2.2"),
+     f"add fdb entry {C1_MAC} dst 192.0.2.2 on link 'vetha' in netns 'lab-host': Operation not supported"),
+    (AddFdb(H, "vx0", ZERO, "192.0.2.2", append=True),
+     f"append fdb entry {ZERO} dst 192.0.2.2 on link 'vx0' in netns 'lab-host': File exists (EEXIST)"),
+    (AddNeigh(H, "vx0", "10.0.0.9", C1_MAC),
+     f"add neighbour 10.0.0.9 lladdr {C1_MAC} on link 'vx0' in netns 'lab-host': File exists (EEXIST)"),
+    (DeleteNeigh(H, "vx0", "10.0.0.300"), "delete neighbour 10.0.0.300 on link 'vx0' in netns 'lab-host': Invalid"),
+])
+def test_l2_error_messages(step: Step, message: str) -> None:
+    backend = SimulatedBackend()
+    backend.apply(L2BASE)
+    with pytest.raises(BackendError, match="^" + re.escape(message)):
+        backend.apply([step])
+
+
+def test_l2_deletes_are_idempotent() -> None:
+    backend = SimulatedBackend()
+    backend.apply(L2BASE)
+    before = backend.to_dict()
+    backend.apply([DeleteFdb(MISSING, "vx0", C1_MAC, "192.0.2.2"), DeleteFdb(H, "nope", C1_MAC, "192.0.2.2"),
+                   DeleteFdb(H, "vetha", C1_MAC, "192.0.2.2"), DeleteFdb(H, "vx0", C1_MAC, "192.0.2.2"),
+                   DeleteFdb(H, "vx0", ZERO, "192.0.2.9"), DeleteNeigh(MISSING, "vx0", "10.0.0.9"),
+                   DeleteNeigh(H, "nope", "10.0.0.9"), DeleteNeigh(H, "vx0", "10.0.0.8")])
+    assert backend.to_dict() == before
+    gone: list[Step] = [DeleteFdb(H, "vx0", "02:00:00:00:00:0a", "192.0.2.2"), DeleteNeigh(H, "vx0", "10.0.0.9")]
+    backend.apply(gone + gone)
+    state = backend.snapshot([H])[H]
+    assert state.fdb == {("vx0", ZERO, "192.0.2.2")} and state.neighbours == set()
+
+
+def test_deleting_a_vxlan_drops_its_entries_and_frees_its_vni() -> None:
+    backend = overlay()
+    backend.apply([AddNeigh(O1, "veth0", "10.0.0.77", C2_MAC), DeleteLink(O1, VX)])
+    sandbox = backend.snapshot([O1])[O1]
+    assert set(sandbox.links) == {"lo", OV, "veth0"} and sandbox.fdb == set()
+    assert sandbox.neighbours == {("veth0", "10.0.0.77", C2_MAC)}
+    assert backend.namespace(O1).links[OV].ports == ("veth0",) and backend.namespace(H1).vteps == ()
+    assert backend.exec(O1, ["bridge", "fdb"]).stdout == ""
+    backend.apply([CreateVxlan(H1, VX, 100, "192.0.2.11", "eth0", target_ns=O1, mac=VX1_MAC),
+                   DeleteLink(O1, "veth0")])
+    assert backend.snapshot([O1])[O1].neighbours == set() and backend.snapshot([O1])[O1].fdb == set()
+
+
+def test_deleting_the_underlay_device_or_namespace_destroys_the_vxlans() -> None:
+    backend = overlay()
+    backend.apply([DeleteLink(H1, "eth0")])           # takes its peer H2/eth0: both vxlans lose their underlay
+    snap = backend.snapshot([O1, O2])
+    assert VX not in snap[O1].links and VX not in snap[O2].links and snap[O1].fdb == snap[O2].fdb == set()
+    assert snap[O1].neighbours == snap[O2].neighbours == set()
+    backend = overlay()
+    backend.apply([DeleteNamespace(O1)])              # deleting the device's namespace leaves the underlay alone
+    assert backend.namespace(H1).vteps == () and backend.namespace(H2).vteps == ((O2, VX),)
+    backend.apply([DeleteNamespace(H2)])              # H2's vxlan goes; so does H1/eth0, the veth peer of H2/eth0
+    assert set(backend.snapshot([H1])[H1].links) == {"lo"} and set(backend.snapshot([O2])[O2].links) == {"lo", OV,
+                                                                                                          "veth0"}
+    backend = SimulatedBackend()                      # the underlay namespace alone takes the vxlans away
+    backend.apply([CreateNamespace(H), CreateNamespace(A), CreateBridge(H, "ul"),
+                   CreateVxlan(H, "vx0", 5, V, "ul", target_ns=A), AddFdb(A, "vx0", ZERO, "192.0.2.9", append=True),
+                   DeleteNamespace(H)])
+    assert set(backend.snapshot([A])[A].links) == {"lo"} and backend.snapshot([A])[A].fdb == set()
+
+
+def test_deleting_the_parent_or_its_namespace_destroys_the_macvlans() -> None:
+    steps: list[Step] = [CreateNamespace(H), CreateNamespace(A), CreateNamespace(B), CreateVeth(H, "u0", B, "u1"),
+                         CreateMacvlan(H, "u0", A, "mv0"), CreateMacvlan(H, "u0", B, "mv1"),
+                         AddNeigh(A, "mv0", "10.0.0.5", C1_MAC)]
+    backend = SimulatedBackend()
+    backend.apply([*steps, DeleteLink(H, "u0")])
+    assert set(backend.snapshot([A])[A].links) == {"lo"} and set(backend.snapshot([B])[B].links) == {"lo"}
+    assert backend.snapshot([A])[A].neighbours == set()
+    backend = SimulatedBackend()
+    backend.apply([*steps, DeleteNamespace(B)])       # u0's peer goes, and u0 with it: its macvlans too
+    assert set(backend.snapshot([A])[A].links) == {"lo"} and set(backend.snapshot([H])[H].links) == {"lo"}
+    backend = SimulatedBackend()
+    backend.apply([*steps, DeleteNamespace(A)])       # the macvlan's own namespace: the parent stays
+    assert set(backend.snapshot([H])[H].links) == {"lo", "u0"}
+    assert backend.namespace(H).links["u0"].macvlans == ((B, "mv1"),)
+    backend.apply([DeleteLink(B, "mv1")])
+    assert backend.namespace(H).links["u0"].macvlans == ()
+
+
+def test_l2_state_survives_a_round_trip() -> None:
+    backend = overlay()
+    backend.apply([CreateMacvlan(H1, "eth0", C1, "mv0", mode="vepa", mac="02:00:00:00:00:31")])
+    data = json.loads(json.dumps(backend.to_dict()))
+    assert data == backend.to_dict()
+    copy = SimulatedBackend.from_dict(data)
+    names = [H1, H2, O1, O2, C1, C2]
+    assert copy.snapshot(names) == backend.snapshot(names)
+    assert all(copy.namespace(ns) == backend.namespace(ns) for ns in names)
+    with pytest.raises(BackendError) as caught:        # the vni is still taken over H1's routing
+        copy.apply([CreateVxlan(H1, "vx9", 100, "192.0.2.11", "eth0")])
+    assert caught.value.errno == errno.EEXIST
+    copy.apply([DeleteLink(H1, "eth0")])               # the cascades still know underlays and parents
+    assert VX not in copy.snapshot([O1])[O1].links and "mv0" not in copy.snapshot([C1])[C1].links
+    assert VX in backend.snapshot([O1])[O1].links      # the original is untouched
+
+
+def test_state_saved_before_l2_steps_still_loads() -> None:
+    data = lab().to_dict()
+    for state in data["namespaces"].values():
+        del state["fdb"], state["neighbours"]
+        for link in state["links"]:
+            del link["info"], link["underlay"], link["parent"]
+    assert SimulatedBackend.from_dict(data).snapshot([H, A, B]) == lab().snapshot([H, A, B])
+
+
+def test_exec_shows_fdb_neighbours_and_stacked_links() -> None:
+    backend = overlay()
+    backend.apply([CreateMacvlan(H1, "eth0", C1, "mv0", mac="02:00:00:00:00:31"), SetUp(C1, "mv0"),
+                   CreateVeth(H2, "d0", H2, "d1"), CreateMacvlan(H2, "d0", H2, "mv1"), SetUp(H2, "mv1")])
+    fdb = [f"{C2_MAC} dev {VX} dst 192.0.2.12 self permanent", f"{ZERO} dev {VX} dst 192.0.2.12 self permanent"]
+    assert backend.exec(O1, ["bridge", "fdb"]).stdout.splitlines() == fdb
+    assert backend.exec(O1, ["bridge", "fdb", "show"]).stdout.splitlines() == fdb
+    assert backend.exec(O1, ["ip", "neigh"]) == ExecResult(0, f"10.0.0.3 dev {VX} lladdr {C2_MAC} PERMANENT\n", "")
+    assert backend.exec(O2, ["ip", "neighbour", "show"]).stdout == f"10.0.0.2 dev {VX} lladdr {C1_MAC} PERMANENT\n"
+    assert backend.exec(H1, ["ip", "n"]).stdout == "" and backend.exec(H1, ["bridge", "fdb"]).stdout == ""
+    link = backend.exec(O1, ["ip", "link"]).stdout
+    assert f"3: {VX}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue master {OV} state UNKNOWN" in link
+    assert f"{'mv0@if2':<16} {'UP':<14} 02:00:00:00:00:31" in backend.exec(C1, ["ip", "-br", "link"]).stdout
+    assert f"link/ether 02:00:00:00:00:31 brd ff:ff:ff:ff:ff:ff link-netns {H1}" in backend.exec(C1, ["ip", "l"]).stdout
+    host2 = backend.exec(H2, ["ip", "link"]).stdout     # d0 is up but its peer is down: no carrier below mv1
+    assert "mv1@d0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state LOWERLAYERDOWN" in host2

@@ -207,8 +207,8 @@ def test_sigkill_at_random_points_then_down_leaves_nothing(tmp_path: Path) -> No
 
 # -- the simulator agrees with the kernel -----------------------------------------------------
 def _comparable(snapshot: Snapshot) -> dict[str, object]:
-    return {ns: (state.links, state.addresses, state.routes, state.sysctls, state.ruleset)
-            for ns, state in snapshot.items()}
+    return {ns: (state.links, state.addresses, state.routes, state.sysctls, state.ruleset, state.fdb,
+                 state.neighbours) for ns, state in snapshot.items()}
 
 
 AGREEMENT_CASES = {

@@ -23,8 +23,11 @@ Design
   ``/run/netns``, is refused (``EPERM``).
 * A veth pair is one ``RTM_NEWLINK`` sent in ``ns`` that also enslaves and
   raises it and places the peer with ``IFLA_NET_NS_FD``: the peer is born in
-  ``peer_ns``. Interface indexes looked up (bridges) are reused within one
-  :meth:`~KernelBackend.apply` call only.
+  ``peer_ns``. A vxlan (its UDP socket stays in ``ns``, the device is born in
+  ``target_ns``) and a macvlan are made the same way. Interface indexes looked
+  up (bridges, underlay links) are reused within one :meth:`~KernelBackend.apply`
+  call only. The netlink step handlers live in :mod:`netlab.backends.kernel_steps`,
+  which also says how FDB and neighbour entries are made and read back.
 * sysctls are written by a throwaway thread that joined the namespace (only
   per-namespace ``net.*`` keys); rulesets and :meth:`~KernelBackend.exec` run
   ``nsenter --net=/run/netns/NS`` subprocesses (``nft -j -f -`` is atomic; every
@@ -35,7 +38,6 @@ Design
 from __future__ import annotations
 
 import errno
-import ipaddress
 import itertools
 import json
 import os
@@ -48,23 +50,31 @@ from typing import Any, TypeVar
 from netlab.backends import (
     SNAPSHOT_SYSCTLS,
     AddAddress,
+    AddFdb,
+    AddNeigh,
     AddRoute,
     ApplyRuleset,
     CreateBridge,
+    CreateMacvlan,
     CreateNamespace,
     CreateVeth,
+    CreateVxlan,
+    DeleteFdb,
     DeleteLink,
     DeleteNamespace,
+    DeleteNeigh,
     DeleteRoute,
     ExecResult,
     LinkState,
     NamespaceState,
+    SetMaster,
     SetSysctl,
     SetUp,
     Snapshot,
     Step,
 )
 from netlab.backends import netns as _netns
+from netlab.backends.kernel_steps import NetlinkSteps, fail, gone, is_step_route, link_info, present, require
 from netlab.backends.nftjson import normalize_ruleset
 from netlab.errors import BackendError, NotSupportedError
 
@@ -72,17 +82,12 @@ __all__ = ["KernelBackend", "normalize_ruleset", "probe"]
 
 T = TypeVar("T")
 
-_STEP_TYPES = (CreateNamespace, DeleteNamespace, CreateBridge, CreateVeth, DeleteLink, AddAddress, SetUp,
-               AddRoute, DeleteRoute, SetSysctl, ApplyRuleset)
-_IFF_UP, _IFF_LOOPBACK, _RT_TABLE_MAIN, _RTPROT_KERNEL = 0x1, 0x8, 254, 2
+_STEP_TYPES = (CreateNamespace, DeleteNamespace, CreateBridge, CreateVeth, CreateVxlan, CreateMacvlan, SetMaster,
+               AddFdb, DeleteFdb, AddNeigh, DeleteNeigh, DeleteLink, AddAddress, SetUp, AddRoute, DeleteRoute,
+               SetSysctl, ApplyRuleset)
+_IFF_UP, _IFF_LOOPBACK = 0x1, 0x8
 _NFT_TIMEOUT = 30.0
 _NO_NSENTER = "the kernel backend needs nsenter (util-linux)"
-
-
-def _fail(desc: str, ns: str, code: int | None) -> BackendError:
-    code = code or errno.EIO
-    name = errno.errorcode.get(code, str(code))
-    return BackendError(f"{desc} in netns {ns!r}: {os.strerror(code)} ({name})", code)
 
 
 def probe() -> str | None:
@@ -100,16 +105,14 @@ def probe() -> str | None:
     return None
 
 
-class KernelBackend:
+class KernelBackend(NetlinkSteps):
     """Runs steps against the Linux kernel, in named network namespaces only (see the module docstring)."""
 
     name = "kernel"
     probe = staticmethod(probe)
 
     def __init__(self) -> None:
-        self._pool = _netns.NetlinkPool()
-        self._ifindex: dict[tuple[str, str], int] = {}  # worker thread only, during one apply
-        self._seen: dict[str, Any] = {}                  # the IPRoute those ifindexes came through
+        super().__init__()
         self._prepared = False
 
     def __enter__(self) -> KernelBackend:
@@ -139,10 +142,10 @@ class KernelBackend:
             return []
 
     def snapshot(self, namespaces: Iterable[str]) -> Snapshot:
-        """Links, IPv4 addresses, non-kernel main-table IPv4 routes, sysctls and rulesets of ``namespaces``."""
+        """Links, IPv4 addresses, non-kernel main-table IPv4 routes, sysctls, rulesets, FDB and neighbour entries."""
         names = list(dict.fromkeys(namespaces))
         for ns in names:
-            _require(ns, "snapshot")
+            require(ns, "snapshot")
         netlink = self._pool.submit(self._snapshot_all, names)   # the worker dumps while nft lists here
         try:
             rulesets = _rulesets(names)
@@ -155,60 +158,22 @@ class KernelBackend:
     def exec(self, ns: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
         """Run ``argv`` inside ``ns`` (``nsenter --net``); ``ENOENT`` if the namespace does not exist."""
         desc = f"exec {' '.join(argv)!r}"
-        _require(ns, desc)
+        require(ns, desc)
         try:
             proc = _nsenter(_netns.run, ns, argv, None, timeout)
         except subprocess.TimeoutExpired as exc:
-            raise _fail(f"{desc} (timed out after {timeout}s)", ns, errno.ETIMEDOUT) from exc
+            raise fail(f"{desc} (timed out after {timeout}s)", ns, errno.ETIMEDOUT) from exc
         return ExecResult(proc.returncode, proc.stdout, proc.stderr)
 
     def close(self) -> None:
         """Close every cached socket and stop the worker thread; namespaces stay, the backend stays usable."""
         self._pool.shutdown()
 
-    # -- plumbing (worker thread) -----------------------------------------------------------------------------------
-    def _ipr(self, ns: str, desc: str) -> Any:
-        """The cached ``IPRoute`` of ``ns``; a new one (namespace re-created) voids the ifindexes remembered there."""
-        try:
-            ipr = self._pool.get(ns)
-        except ValueError as exc:
-            raise BackendError(f"{desc}: {exc}", errno.EINVAL) from exc
-        except OSError as exc:
-            self._forget(ns)
-            raise _os_fail(desc, ns, exc) from exc
-        if self._seen.get(ns) is not ipr:
-            self._forget(ns)
-            self._seen[ns] = ipr
-        return ipr
-
-    def _netlink(self, desc: str, ns: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``fn(*args, **kwargs)`` with a ``NetlinkError`` turned into a ``BackendError`` with its errno."""
-        from pyroute2.netlink.exceptions import NetlinkError
-
-        try:
-            return fn(*args, **kwargs)
-        except NetlinkError as exc:
-            raise _fail(desc, ns, exc.code) from exc
-        except (OSError, ValueError, TypeError) as exc:  # pyroute2 could not encode the request
-            raise _fail(f"{desc} ({exc})", ns, getattr(exc, "errno", None) or errno.EINVAL) from exc
-
-    def _index(self, ipr: Any, ns: str, ifname: str, desc: str) -> int:
-        """The ifindex of ``ifname`` in ``ns`` (ENODEV if missing), remembered for the rest of one ``apply``."""
-        key = (ns, ifname)
-        if key not in self._ifindex:
-            self._ifindex[key] = int(self._netlink(desc, ns, ipr.link, "get", ifname=ifname)[0]["index"])
-        return self._ifindex[key]
-
-    def _forget(self, ns: str, ifname: str | None = None) -> None:
-        """Drop remembered ifindexes of ``ns`` (of one link, or all when the namespace goes or comes)."""
-        for key in [k for k in self._ifindex if k[0] == ns and ifname in (None, k[1])]:
-            del self._ifindex[key]
-
     # -- steps (worker thread) --------------------------------------------------------------------------------------
     def _apply_all(self, steps: list[Step]) -> None:
-        """Runs of CreateNamespace steps go to one thread; ifindexes looked up are reused within this call only."""
-        self._ifindex.clear()
-        self._seen.clear()
+        """Runs of CreateNamespace steps go to one thread; ifindexes and FDB entries looked up are reused within this
+        call only."""
+        self._reset()
         try:
             for creating, group in itertools.groupby(steps, key=lambda step: isinstance(step, CreateNamespace)):
                 if creating:
@@ -217,8 +182,7 @@ class KernelBackend:
                     for step in group:
                         self._apply_one(step)
         finally:
-            self._ifindex.clear()
-            self._seen.clear()
+            self._reset()
 
     def _apply_one(self, step: Step) -> None:
         match step:
@@ -228,18 +192,32 @@ class KernelBackend:
                 try:
                     _netns.delete_namespace(step.ns)
                 except (OSError, ValueError) as exc:
-                    raise _fail(f"delete namespace ({exc})", step.ns, getattr(exc, "errno", errno.EINVAL)) from exc
+                    raise fail(f"delete namespace ({exc})", step.ns, getattr(exc, "errno", errno.EINVAL)) from exc
             case CreateBridge():
                 desc = f"create bridge {step.name!r}"
                 link = self._ipr(step.ns, desc).link
                 self._netlink(desc, step.ns, link, "add", ifname=step.name, kind="bridge", state="up",
-                              **_present(address=step.mac, mtu=step.mtu))
+                              **present(address=step.mac, mtu=step.mtu))
             case CreateVeth():
                 self._create_veth(step)
+            case CreateVxlan():
+                self._create_vxlan(step)
+            case CreateMacvlan():
+                self._create_macvlan(step)
+            case SetMaster():
+                self._set_master(step)
+            case AddFdb():
+                self._add_fdb(step)
+            case DeleteFdb():
+                self._delete_fdb(step)
+            case AddNeigh():
+                self._add_neigh(step)
+            case DeleteNeigh():
+                self._delete_neigh(step)
             case DeleteLink():
                 desc = f"delete link {step.name!r}"
                 self._forget(step.ns, step.name)
-                if _gone(step.ns, desc):
+                if gone(step.ns, desc):
                     return  # deletes are idempotent, in a namespace that is gone too
                 try:
                     self._netlink(desc, step.ns, self._ipr(step.ns, desc).link, "del", ifname=step.name)
@@ -258,15 +236,15 @@ class KernelBackend:
                 self._delete_route(step)
             case SetSysctl():
                 desc = f"set sysctl {step.key}={step.value}"
-                _require(step.ns, desc)
+                require(step.ns, desc)
                 try:
                     _netns.write_sysctl(step.ns, step.key, step.value)
                 except ValueError as exc:
-                    raise _fail(f"{desc} ({exc})", step.ns, errno.EINVAL) from exc
+                    raise fail(f"{desc} ({exc})", step.ns, errno.EINVAL) from exc
                 except OSError as exc:
-                    raise _fail(desc, step.ns, exc.errno) from exc
+                    raise fail(desc, step.ns, exc.errno) from exc
             case ApplyRuleset():
-                _require(step.ns, "apply ruleset")
+                require(step.ns, "apply ruleset")
                 if step.ruleset.get("nftables"):
                     proc = _nsenter(_netns.run, step.ns, ["nft", "-j", "-f", "-"], json.dumps(step.ruleset),
                                     _NFT_TIMEOUT)
@@ -284,7 +262,7 @@ class KernelBackend:
                 _netns.prepare_run_dir()
                 self._prepared = True
         except OSError as exc:
-            raise _fail("create namespace", names[0], exc.errno) from exc
+            raise fail("create namespace", names[0], exc.errno) from exc
         made, error = _netns.create_namespaces(names)
         pending = [sock for sock, _ in made]
         try:
@@ -296,73 +274,11 @@ class KernelBackend:
             for sock in pending:
                 sock.close()
         if isinstance(error, FileExistsError):
-            raise _fail("create namespace", names[len(made)], errno.EEXIST) from error
+            raise fail("create namespace", names[len(made)], errno.EEXIST) from error
         if isinstance(error, ValueError):
             raise BackendError(f"create namespace: {error}", errno.EINVAL) from error
         if isinstance(error, OSError):
-            raise _fail("create namespace", names[len(made)], error.errno) from error
-
-    def _create_veth(self, step: CreateVeth) -> None:
-        desc = f"create veth {step.name!r} (peer {step.peer_name!r} in netns {step.peer_ns!r})"
-        ipr = self._ipr(step.ns, desc)
-        peer_ident = _require(step.peer_ns, desc)
-        kw = _present(address=step.mac, mtu=step.mtu)
-        if step.master is not None:
-            kw["master"] = self._index(ipr, step.ns, step.master, f"{desc} on bridge {step.master!r}")
-        try:
-            fd = os.open(_netns.namespace_path(step.peer_ns), os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as exc:
-            raise _fail(desc, step.peer_ns, exc.errno) from exc
-        try:
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) != peer_ident:  # re-created meanwhile
-                raise _fail(desc, step.peer_ns, errno.ENOENT)
-            peer = {"ifname": step.peer_name, "net_ns_fd": fd, **_present(address=step.peer_mac, mtu=step.mtu)}
-            self._netlink(desc, step.ns, ipr.link, "add", ifname=step.name, kind="veth", state="up", peer=peer, **kw)
-        finally:
-            os.close(fd)
-
-    def _add_address(self, step: AddAddress) -> None:
-        desc = f"add address {step.cidr} to link {step.ifname!r}"
-        ipr = self._ipr(step.ns, desc)
-        try:
-            iface = ipaddress.IPv4Interface(step.cidr)
-        except ValueError as exc:
-            raise _fail(f"{desc} ({exc})", step.ns, errno.EINVAL) from exc
-        index = self._index(ipr, step.ns, step.ifname, desc)
-        self._netlink(desc, step.ns, ipr.addr, "add", index=index, address=str(iface.ip),
-                      prefixlen=iface.network.prefixlen)
-
-    def _add_route(self, step: AddRoute) -> None:
-        desc = f"add route {step.dst}" + (f" via {step.gateway}" if step.gateway else "") + \
-            (f" dev {step.ifname}" if step.ifname else "")
-        ipr = self._ipr(step.ns, desc)
-        kw: dict[str, Any] = {"dst": _route_dst(desc, step.ns, step.dst)}
-        if step.gateway is not None:
-            try:
-                kw["gateway"] = str(ipaddress.IPv4Address(step.gateway))
-            except ValueError as exc:
-                raise _fail(f"{desc} ({exc})", step.ns, errno.EINVAL) from exc
-        if step.ifname is not None:
-            kw["oif"] = self._index(ipr, step.ns, step.ifname, desc)
-        self._netlink(desc, step.ns, ipr.route, "add", **kw)
-
-    def _delete_route(self, step: DeleteRoute) -> None:
-        """Delete the non-kernel main-table routes to ``dst`` (as the snapshot lists them); idempotent."""
-        desc = f"delete route {step.dst}"
-        dst = _route_dst(desc, step.ns, step.dst)
-        if _gone(step.ns, desc):
-            return
-        ipr = self._ipr(step.ns, desc)
-        addr, _, length = dst.partition("/")
-        for r in self._netlink(desc, step.ns, ipr.get_routes, family=socket.AF_INET):
-            if _is_step_route(r) and r["dst_len"] == int(length) and (r.get_attr("RTA_DST") or "0.0.0.0") == addr:
-                try:
-                    self._netlink(desc, step.ns, ipr.route, "del", dst=dst, table=_RT_TABLE_MAIN, proto=r["proto"],
-                                  **_present(gateway=r.get_attr("RTA_GATEWAY"), oif=r.get_attr("RTA_OIF")))
-                except BackendError as exc:
-                    if exc.errno != errno.ESRCH:
-                        raise
+            raise fail("create namespace", names[len(made)], error.errno) from error
 
     # -- snapshot ---------------------------------------------------------------------------------------------------
     def _snapshot_all(self, names: list[str]) -> Snapshot:
@@ -371,7 +287,7 @@ class KernelBackend:
             for ns, values in zip(names, _netns.read_sysctls(names, SNAPSHOT_SYSCTLS), strict=True):
                 states[ns].sysctls = values
         except OSError as exc:
-            raise _fail("read sysctls", exc.filename or names[0], exc.errno) from exc
+            raise fail("read sysctls", exc.filename or names[0], exc.errno) from exc
         return states
 
     def _snapshot_one(self, ns: str) -> NamespaceState:
@@ -379,22 +295,28 @@ class KernelBackend:
         ipr = self._ipr(ns, desc)
         msgs = list(self._netlink(desc, ns, ipr.get_links))
         names = {int(m["index"]): str(m.get_attr("IFLA_IFNAME")) for m in msgs}
+        vxlans = set()
         for m in msgs:
             kind = m.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
-            kind = kind or ("loopback" if m["flags"] & _IFF_LOOPBACK else "unknown")
+            kind = str(kind or ("loopback" if m["flags"] & _IFF_LOOPBACK else "unknown"))
             name, master = names[int(m["index"])], m.get_attr("IFLA_MASTER")
-            state.links[name] = LinkState(name=name, kind=str(kind), up=bool(m["flags"] & _IFF_UP),
+            state.links[name] = LinkState(name=name, kind=kind, up=bool(m["flags"] & _IFF_UP),
                                           mac=m.get_attr("IFLA_ADDRESS"), mtu=m.get_attr("IFLA_MTU"),
-                                          master=names.get(master) if master else None, ifindex=int(m["index"]))
+                                          master=names.get(master) if master else None, ifindex=int(m["index"]),
+                                          info=link_info(kind, m))
+            if kind == "vxlan":
+                vxlans.add(int(m["index"]))
         for a in self._netlink(desc, ns, ipr.get_addr, family=socket.AF_INET):
             ip = a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")
             state.addresses.add((names.get(int(a["index"]), str(a["index"])), f"{ip}/{a['prefixlen']}"))
         for r in self._netlink(desc, ns, ipr.get_routes, family=socket.AF_INET):
-            if not _is_step_route(r):
+            if not is_step_route(r):
                 continue
             dst = "default" if r["dst_len"] == 0 else f"{r.get_attr('RTA_DST')}/{r['dst_len']}"
             oif = r.get_attr("RTA_OIF")
             state.routes.add((dst, r.get_attr("RTA_GATEWAY"), names.get(oif) if oif else None))
+        state.fdb = self._read_fdb(ipr, ns, names, vxlans)
+        state.neighbours = self._read_neighbours(ipr, ns, names)
         return state
 
 
@@ -408,51 +330,8 @@ def _rulesets(names: list[str]) -> dict[str, list[dict[str, Any]] | None]:
     return out
 
 
-def _require(ns: str, desc: str) -> tuple[int, int]:
-    """The identity of namespace ``ns``: ``ENOENT`` if missing, ``EPERM`` if it is the machine's own namespace."""
-    try:
-        return _netns.require(ns)
-    except ValueError as exc:
-        raise BackendError(f"{desc}: {exc}", errno.EINVAL) from exc
-    except OSError as exc:
-        raise _os_fail(desc, ns, exc) from exc
-
-
-def _gone(ns: str, desc: str) -> bool:
-    """True if namespace ``ns`` does not exist (``EINVAL`` for a name that cannot be one)."""
-    try:
-        return _netns.namespace_identity(ns) is None
-    except ValueError as exc:
-        raise BackendError(f"{desc}: {exc}", errno.EINVAL) from exc
-
-
-def _os_fail(desc: str, ns: str, exc: OSError) -> BackendError:
-    return _fail(f"{desc} (refused: the machine's own namespace)" if exc.errno == errno.EPERM else desc, ns, exc.errno)
-
-
-def _route_dst(desc: str, ns: str, dst: str) -> str:
-    """``"default"`` or a CIDR as ``"a.b.c.d/len"``; host bits set is ``EINVAL``, as the kernel says."""
-    try:
-        return str(ipaddress.IPv4Network("0.0.0.0/0" if dst == "default" else dst))
-    except ValueError as exc:
-        raise _fail(f"{desc} ({exc})", ns, errno.EINVAL) from exc
-
-
-def _is_step_route(r: Any) -> bool:
-    """A main-table route that a step added (not one the kernel derived from an address)."""
-    return bool((r.get_attr("RTA_TABLE") or r["table"]) == _RT_TABLE_MAIN and r["proto"] != _RTPROT_KERNEL)
-
-
 def _nsenter(fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
     except FileNotFoundError as exc:
         raise NotSupportedError(_NO_NSENTER) from exc
-
-
-def _present(**kwargs: Any) -> dict[str, Any]:
-    """The keyword arguments that are not None."""
-    return {k: v for k, v in kwargs.items() if v is not None}
-
-
-# -- nftables ruleset normalisation ----------------------------------------------------------------------------------

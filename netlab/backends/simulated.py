@@ -21,6 +21,11 @@ the same steps. Kernel details it mirrors:
   peer along, a bridge releases its ports; deleting a namespace destroys the
   peers of its veths elsewhere; ``lo`` cannot be deleted (``EOPNOTSUPP``);
   ``DeleteLink``/``DeleteRoute`` in a missing namespace succeed (deletes are idempotent);
+* VXLAN and macvlan devices, bridge ports, VXLAN FDB and neighbour entries (CreateVxlan,
+  CreateMacvlan, SetMaster, AddFdb, DeleteFdb, AddNeigh, DeleteNeigh) are handled in
+  :mod:`netlab.backends.simulated_l2`, which documents the kernel rules it follows; deleting a link
+  also drops its FDB and neighbour entries and destroys the macvlans on it and the VXLAN devices
+  whose underlay device it is (in any namespace), as the kernel's netdevice notifiers do;
 * ``ApplyRuleset`` is one nft transaction over ``add table|chain|rule``, ``delete table``,
   ``flush table|chain`` (any other command is ``EINVAL``); like the kernel backend, which
   runs ``nft``, every failure of it is ``EINVAL``. Rule expressions are kept as given.
@@ -28,14 +33,16 @@ the same steps. Kernel details it mirrors:
 Errors are :class:`~netlab.errors.BackendError` with the kernel's errno and the kernel
 backend's wording: ``"<step> in netns 'ns': <strerror> (<ERRNO>): <detail>"``.
 
-``exec`` runs no processes; it answers ``ip [-br] addr|link|route [show]`` (also
-``address``/``a``, ``l``, ``r``) from the simulated state, for teaching.
+``exec`` runs no processes; it answers ``ip [-br] addr|link|route|neigh [show]`` (also
+``address``/``a``, ``l``, ``r``, ``neighbour``/``n``) and ``bridge fdb [show]`` from the simulated
+state, for teaching (``bridge fdb`` lists only the VXLAN entries that steps added).
 """
 
 from __future__ import annotations
 
 import copy
 import errno
+import functools
 import hashlib
 import ipaddress
 import json
@@ -103,6 +110,9 @@ class _Link:
     peer: tuple[str, str] | None = None      # (namespace, name) of a veth's other end
     addresses: list[str] = field(default_factory=list)
     mac_set: bool = True                      # False: a bridge whose MAC follows its ports
+    info: tuple[Any, ...] | None = None       # LinkState.info: vxlan (vni, local, port, learning); macvlan (mode,)
+    underlay: tuple[str, str] | None = None   # vxlan: (namespace, dev) whose routing carries its UDP
+    parent: tuple[str, str] | None = None     # macvlan: (namespace, name) of its lower (real) device
 
 
 @dataclass(slots=True)
@@ -112,6 +122,8 @@ class _Netns:
     sysctls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
     tables: list[dict[str, Any]] = field(default_factory=list)   # {"table": {}, "chains": [{"chain": {}, "rules": []}]}
     last_ifindex: int = 0
+    fdb: list[tuple[str, str, str]] = field(default_factory=list)       # (vxlan ifname, mac, dst VTEP), as added
+    neighbours: dict[tuple[str, str], str] = field(default_factory=dict)  # (ifname, ip) -> mac, as added
 
     def connected(self, ifname: str | None = None) -> list[tuple[ipaddress.IPv4Network, str, str]]:
         """(subnet, device, source address) of every address on an up link (only ``ifname``'s if given)."""
@@ -121,7 +133,8 @@ class _Netns:
 
 @dataclass(frozen=True, slots=True)
 class LinkView:
-    """A link as the packet walker sees it: :class:`LinkState` plus the veth peer and bridge ports."""
+    """A link as the packet walker sees it: :class:`LinkState` plus the veth peer, bridge ports and the
+    devices stacked on it (a VXLAN device's underlay, a macvlan's parent and the reverse)."""
 
     name: str
     kind: str
@@ -133,6 +146,11 @@ class LinkView:
     peer: tuple[str, str] | None     # (namespace, name) of the other end of a veth
     ports: tuple[str, ...]           # links enslaved to this bridge, by ifindex
     addresses: tuple[str, ...]       # CIDRs, in the order added
+    info: tuple[Any, ...] | None     # as LinkState.info: vxlan (vni, local, port, learning); macvlan (mode,)
+    underlay_ns: str | None          # vxlan: the namespace whose routing carries its UDP (its socket lives there)
+    underlay_dev: str | None         # vxlan: the underlay link in underlay_ns
+    parent: tuple[str, str] | None   # macvlan: (namespace, name) of its lower device
+    macvlans: tuple[tuple[str, str], ...]   # (namespace, name) of the macvlans on this link, sorted
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +163,9 @@ class NamespaceView:
     connected: tuple[tuple[str, str, str], ...]          # (subnet, device, source) of up links' addresses
     sysctls: Mapping[str, str]
     ruleset: list[dict[str, Any]] | None
+    fdb: tuple[tuple[str, str, str], ...]                # (vxlan ifname, mac, dst VTEP), in the order added
+    neighbours: tuple[tuple[str, str, str], ...]         # (ifname, ip, mac), in the order added
+    vteps: tuple[tuple[str, str], ...]                   # (namespace, name) of the vxlans whose UDP socket is here
 
     def lookup(self, address: str) -> tuple[str | None, str] | None:
         """Longest-prefix match of ``address``: ``(gateway or None, device)``, or None when unroutable."""
@@ -156,6 +177,19 @@ class NamespaceView:
             if ip in net and (best is None or net.prefixlen > best[0]):
                 best = (net.prefixlen, gw, dev)
         return None if best is None else (best[1], best[2])
+
+    def neighbour(self, ifname: str, ip: str) -> str | None:
+        """The MAC of a permanent neighbour entry for ``ip`` on ``ifname``, or None."""
+        return next((mac for dev, addr, mac in self.neighbours if (dev, addr) == (ifname, ip)), None)
+
+    def vxlan_destinations(self, ifname: str, mac: str) -> tuple[str, ...]:
+        """The VTEPs VXLAN device ``ifname`` sends a frame for ``mac`` to, as ``vxlan_xmit`` picks them: the
+        entries for ``mac``, else the all-zero (flood) entries; empty means the frame is dropped."""
+        for key in (mac.lower(), "00:00:00:00:00:00"):
+            found = tuple(dst for dev, m, dst in self.fdb if (dev, m) == (ifname, key))
+            if found:
+                return found
+        return ()
 
 
 def _describe(step: Step) -> str:
@@ -296,11 +330,14 @@ class SimulatedBackend:
                 if state.get("format") != FORMAT:
                     raise ValueError(f"format is not {FORMAT!r}")
                 for ns, data in state["namespaces"].items():
-                    links = [_Link(**{**d, "peer": tuple(d["peer"]) if d["peer"] else None,
-                                      "addresses": list(d["addresses"])}) for d in data["links"]]
+                    links = [_Link(**{**d, "addresses": list(d["addresses"]),
+                                      **{k: tuple(d[k]) if d.get(k) is not None else None
+                                         for k in ("peer", "info", "underlay", "parent")}}) for d in data["links"]]
                     self._ns[ns] = _Netns({link.name: link for link in links},
                                           {dst: (gw, dev) for dst, gw, dev in data["routes"]}, dict(data["sysctls"]),
-                                          copy.deepcopy(data["tables"]), int(data["last_ifindex"]))
+                                          copy.deepcopy(data["tables"]), int(data["last_ifindex"]),
+                                          [(i, m, d) for i, m, d in data.get("fdb", [])],
+                                          {(i, ip): m for i, ip, m in data.get("neighbours", [])})
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 raise InvalidRequestError(f"not a simulated-backend state: {exc}") from exc
 
@@ -310,9 +347,11 @@ class SimulatedBackend:
         return {"format": FORMAT, "namespaces": {ns: {
             "links": [{"name": x.name, "kind": x.kind, "ifindex": x.ifindex, "mac": x.mac, "mtu": x.mtu, "up": x.up,
                        "master": x.master, "peer": list(x.peer) if x.peer else None, "addresses": list(x.addresses),
-                       "mac_set": x.mac_set} for x in net.links.values()],
+                       "mac_set": x.mac_set, **{k: None if getattr(x, k) is None else list(getattr(x, k))
+                                                for k in ("info", "underlay", "parent")}} for x in net.links.values()],
             "routes": [[dst, gw, dev] for dst, (gw, dev) in net.routes.items()],
             "sysctls": dict(net.sysctls), "tables": copy.deepcopy(net.tables), "last_ifindex": net.last_ifindex,
+            "fdb": [list(e) for e in net.fdb], "neighbours": [[i, ip, m] for (i, ip), m in net.neighbours.items()],
         } for ns, net in sorted(self._ns.items())}}
 
     @classmethod
@@ -348,15 +387,20 @@ class SimulatedBackend:
     # -- the Backend protocol ------------------------------------------------------------------
     def apply(self, steps: Sequence[Step]) -> None:
         """Run ``steps`` in order; each is all-or-nothing; the first failure raises ``BackendError``."""
+        from netlab.backends import simulated_l2  # it builds on this module, so it is imported here, not on top
+
         for step in steps:
             handler = getattr(self, f"_do_{type(step).__name__}", None)
+            if handler is None and type(step).__name__ in simulated_l2.HANDLERS:
+                handler = functools.partial(simulated_l2.HANDLERS[type(step).__name__], self)
             if handler is None:
                 raise NotSupportedError(f"the simulated backend cannot run {type(step).__name__} steps")
             try:
                 handler(step)
             except _Fail as fail:
                 ns = fail.ns or step.ns
-                text = f"{_describe(step)} in netns {ns!r}: {os.strerror(fail.code)} ({errno.errorcode[fail.code]})"
+                desc = simulated_l2.describe(step) or _describe(step)
+                text = f"{desc} in netns {ns!r}: {os.strerror(fail.code)} ({errno.errorcode[fail.code]})"
                 raise BackendError(text + (f": {fail.detail}" if fail.detail else ""), fail.code) from None
 
     def namespaces(self) -> list[str]:
@@ -367,12 +411,13 @@ class SimulatedBackend:
         for ns in namespaces:
             net = self._get(ns, "snapshot")
             out[ns] = NamespaceState(
-                links={x.name: LinkState(x.name, x.kind, x.up, x.mac, x.mtu, x.master, x.ifindex)
+                links={x.name: LinkState(x.name, x.kind, x.up, x.mac, x.mtu, x.master, x.ifindex, x.info)
                        for x in net.links.values()},
                 addresses={(x.name, cidr) for x in net.links.values() for cidr in x.addresses},
                 routes={(dst, gw, dev) for dst, (gw, dev) in net.routes.items()},
                 sysctls={key: net.sysctls.get(key, DEFAULT_SYSCTLS.get(key, "")) for key in SNAPSHOT_SYSCTLS},
-                ruleset=normalize_ruleset(_listing(net.tables)))
+                ruleset=normalize_ruleset(_listing(net.tables)),
+                fdb=set(net.fdb), neighbours={(i, ip, m) for (i, ip), m in net.neighbours.items()})
         return out
 
     def namespace(self, ns: str) -> NamespaceView:
@@ -380,24 +425,42 @@ class SimulatedBackend:
         net = self._get(ns, "namespace")
         ordered = sorted(net.links.values(), key=lambda x: x.ifindex)
         links = {x.name: LinkView(x.name, x.kind, x.up, x.mac, x.mtu, x.ifindex, x.master, x.peer,
-                                  tuple(p.name for p in ordered if p.master == x.name), tuple(x.addresses))
+                                  tuple(p.name for p in ordered if p.master == x.name), tuple(x.addresses), x.info,
+                                  x.underlay[0] if x.underlay else None, x.underlay[1] if x.underlay else None,
+                                  x.parent, tuple(k for k, y in self._all_links() if y.parent == (ns, x.name)))
                  for x in ordered}
         return NamespaceView(ns, MappingProxyType(links), frozenset((d, g, v) for d, (g, v) in net.routes.items()),
                              tuple((str(n), d, s) for n, d, s in net.connected()), MappingProxyType(dict(net.sysctls)),
-                             _listing(net.tables))
+                             _listing(net.tables), tuple(net.fdb),
+                             tuple((i, ip, m) for (i, ip), m in net.neighbours.items()),
+                             tuple(k for k, y in self._all_links() if y.underlay is not None and y.underlay[0] == ns))
+
+    def _all_links(self) -> list[tuple[tuple[str, str], _Link]]:
+        """``((namespace, name), link)`` for every link, by namespace name and then ifindex."""
+        return [((ns, x.name), x) for ns, net in sorted(self._ns.items())
+                for x in sorted(net.links.values(), key=lambda x: x.ifindex)]
 
     def exec(self, ns: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        """Answer ``ip [-br] addr|link|route [show]`` from the simulated state; anything else is not supported."""
+        """Answer ``ip [-br] addr|link|route|neigh [show]`` and ``bridge fdb [show]`` from the simulated state;
+        anything else is not supported."""
         words = list(argv)
-        brief = len(words) > 1 and words[1] in ("-br", "-brief")
+        brief = words[:1] == ["ip"] and len(words) > 1 and words[1] in ("-br", "-brief")
         rest = words[2 if brief else 1:]
         what = {"a": "addr", "addr": "addr", "address": "addr", "l": "link", "link": "link", "r": "route",
-                "route": "route"}.get(rest[0] if rest else "")
-        if words[:1] != ["ip"] or what is None or rest[1:] not in ([], ["show"], ["list"]):
+                "route": "route", "n": "neigh", "neigh": "neigh", "neighbour": "neigh", "neighbor": "neigh",
+                }.get(rest[0] if rest else "") if words[:1] == ["ip"] else None
+        if words[:2] == ["bridge", "fdb"]:
+            what = "fdb"
+        if what is None or rest[1:] not in ([], ["show"], ["list"]) or (brief and what == "neigh"):
             raise NotSupportedError("the simulated backend runs no processes; use --backend kernel to run commands"
-                                    " (it only answers 'ip [-br] addr|link|route')")
+                                    " (it only answers 'ip [-br] addr|link|route', 'ip neigh' and 'bridge fdb')")
         net = self._get(ns, "exec")
-        text = self._render_routes(net) if what == "route" else self._render_links(net, what, brief)
+        if what == "neigh":
+            text = "".join(f"{ip} dev {dev} lladdr {mac} PERMANENT\n" for (dev, ip), mac in net.neighbours.items())
+        elif what == "fdb":
+            text = "".join(f"{mac} dev {dev} dst {dst} self permanent\n" for dev, mac, dst in net.fdb)
+        else:
+            text = self._render_routes(net) if what == "route" else self._render_links(net, what, brief)
         return ExecResult(0, text, "")
 
     def close(self) -> None:
@@ -420,10 +483,10 @@ class SimulatedBackend:
         net.links["lo"] = _Link("lo", "loopback", 1, "00:00:00:00:00:00", 65536)
 
     def _do_DeleteNamespace(self, step: DeleteNamespace) -> None:
-        net = self._ns.pop(step.ns, None)
-        for link in net.links.values() if net else ():
-            if link.peer is not None:
-                self._remove_link(*link.peer)
+        """Every link goes, with what hangs on it elsewhere: veth peers, macvlans, VXLAN devices over it."""
+        for name in list(self._ns[step.ns].links) if step.ns in self._ns else ():
+            self._remove_link(step.ns, name)
+        self._ns.pop(step.ns, None)
 
     def _new_link(self, net: _Netns, link: _Link) -> None:
         net.last_ifindex += 1
@@ -486,10 +549,15 @@ class SimulatedBackend:
             if other.master == name:
                 other.master = None
         net.routes = {dst: route for dst, route in net.routes.items() if route[1] != name}
+        net.fdb = [entry for entry in net.fdb if entry[0] != name]
+        net.neighbours = {key: mac for key, mac in net.neighbours.items() if key[0] != name}
         if link.master is not None and link.master in net.links:
             self._bridge_follow_ports(net, net.links[link.master])
         if link.peer is not None:
             self._remove_link(*link.peer)
+        for key, upper in self._all_links():   # macvlans on it and VXLAN devices over it go too
+            if (ns, name) in (upper.parent, upper.underlay):
+                self._remove_link(*key)
 
     def _link(self, ns: str, name: str) -> _Link:
         link = self._get(ns).links.get(name)
@@ -577,22 +645,26 @@ class SimulatedBackend:
             return peer is not None and peer.up
         if link.kind == "bridge":
             return any(self._carrier(net, p) for p in net.links.values() if p.master == link.name)
+        if link.parent is not None:   # a macvlan follows its lower device
+            lower_net = self._ns.get(link.parent[0])
+            lower = lower_net.links.get(link.parent[1]) if lower_net else None
+            return lower_net is not None and lower is not None and self._carrier(lower_net, lower)
         return True
 
     def _render_links(self, net: _Netns, what: str, brief: bool) -> str:
         lines: list[str] = []
         for link in sorted(net.links.values(), key=lambda x: x.ifindex):
             carrier, loop = self._carrier(net, link), link.kind == "loopback"
-            state = ("UNKNOWN" if loop else "UP") if carrier else (
-                "LOWERLAYERDOWN" if link.up and link.kind == "veth" else "DOWN")
+            state = ("UNKNOWN" if loop or link.kind == "vxlan" else "UP") if carrier else (
+                "LOWERLAYERDOWN" if link.up and link.kind in ("veth", "macvlan") else "DOWN")
             flags = (["NO-CARRIER"] if link.up and not carrier else []) + (
                 ["LOOPBACK"] if loop else ["BROADCAST", "MULTICAST"]) + (["UP"] if link.up else []) + (
                 ["LOWER_UP"] if carrier else [])
-            shown = link.name
-            if link.peer is not None:
-                peer_net = self._ns.get(link.peer[0])
-                peer = peer_net.links.get(link.peer[1]) if peer_net else None
-                shown += f"@{link.peer[1]}" if peer_net is net else f"@if{peer.ifindex if peer else 0}"
+            shown, lower_key = link.name, link.peer or link.parent   # "name@peer" / "name@parent"
+            if lower_key is not None:
+                peer_net = self._ns.get(lower_key[0])
+                peer = peer_net.links.get(lower_key[1]) if peer_net else None
+                shown += f"@{lower_key[1]}" if peer_net is net else f"@if{peer.ifindex if peer else 0}"
             if brief:
                 tail = " ".join(link.addresses) if what == "addr" else f"{link.mac} <{','.join(flags)}>"
                 lines.append(f"{shown:<16} {state:<14} {tail}".rstrip())
@@ -601,7 +673,7 @@ class SimulatedBackend:
             mode = "mode DEFAULT " if what == "link" else ""
             lines.append(f"{link.ifindex}: {shown}: <{','.join(flags)}> mtu {link.mtu} qdisc "
                          f"{'noqueue' if link.up else 'noop'} {master}state {state} {mode}group default qlen 1000")
-            other = f" link-netns {link.peer[0]}" if link.peer and self._ns.get(link.peer[0]) is not net else ""
+            other = f" link-netns {lower_key[0]}" if lower_key and self._ns.get(lower_key[0]) is not net else ""
             lines.append(f"    link/{'loopback' if loop else 'ether'} {link.mac} brd "
                          f"{'00:00:00:00:00:00' if loop else 'ff:ff:ff:ff:ff:ff'}{other}")
             for cidr in link.addresses if what == "addr" else ():
