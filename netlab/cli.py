@@ -136,7 +136,7 @@ def draw(
 
 @command()
 def plan(file: FileArg, as_json: JsonOpt = False) -> None:
-    """Show the addresses and the kernel objects a deploy would create (touches nothing)."""
+    """Show the addresses and every step a deploy would run (touches nothing)."""
     from netlab.planning import plan_objects
     from netlab.validation import load_valid
 
@@ -164,11 +164,11 @@ def plan(file: FileArg, as_json: JsonOpt = False) -> None:
         eps.add_row(ep.sandbox, topo.host_of(ep.sandbox) or "-", ep.network,
                     str(address.ip) if address else "-", address.mac if address else "-")
     console.print(eps)
-    table = Table(title=f"kernel objects ({len(objects)})")
-    for column in ("kind", "namespace", "name", "detail"):
+    table = Table(title=f"steps of `netlab up` ({len(objects)})")
+    for column in ("group", "step", "namespace", "name", "detail"):
         table.add_column(column)
     for obj in objects:
-        table.add_row(obj.kind, obj.namespace, obj.name, obj.detail)
+        table.add_row(obj.group, obj.kind, obj.namespace, obj.name, obj.detail)
     console.print(table)
 
 

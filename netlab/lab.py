@@ -51,10 +51,9 @@ from netlab.drivers import (
     get_driver,
 )
 from netlab.drivers.bridge import BridgeRules, PublishedPort, host_rules
-from netlab.drivers.overlay import VXLAN_OVERHEAD, OverlayDriver
+from netlab.drivers.overlay import VXLAN_OVERHEAD, OverlayDriver, assign_vnis
 from netlab.loading import from_dict
 from netlab.model import Network, Topology
-from netlab.planning import assign_vnis
 from netlab.underlay import host_addresses, internet_address
 
 __all__ = [

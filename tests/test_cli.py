@@ -55,7 +55,7 @@ class TestPlan:
     def test_table(self) -> None:
         result = runner.invoke(app, ["plan", str(ROOT / "scenarios" / "two-host-overlay.yaml")])
         assert result.exit_code == 0, result.output
-        for text in ("10.0.9.2/24", "02:42:0a:00:09:02", "vx-000100", "nl-two-host-overlay-h-h1"):
+        for text in ("10.0.9.2/24", "02:42:0a:00:09:02", "vx-000100", "nl-two-host-overlay-h-h1", "CreateVxlan"):
             assert text in result.stdout
 
     def test_json(self) -> None:
@@ -63,7 +63,7 @@ class TestPlan:
         payload = json.loads(result.stdout)
         assert payload["addressing"]["endpoints"]
         kinds = {obj["kind"] for obj in payload["objects"]}
-        assert {"netns", "bridge", "veth", "route", "dnat"} <= kinds
+        assert {"CreateNamespace", "CreateBridge", "CreateVeth", "AddRoute", "ApplyRuleset"} <= kinds
 
     def test_invalid_file_is_refused_without_traceback(self) -> None:
         proc = run("plan", BROKEN)

@@ -1,11 +1,12 @@
-"""netlab plan: the kernel objects a lab-mode deploy would create."""
+"""netlab plan: the steps a lab-mode deploy would run, from the drivers themselves."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from netlab.drivers.overlay import assign_vnis
 from netlab.loading import load_text
-from netlab.planning import assign_vnis, plan_objects
+from netlab.planning import plan_objects
 from netlab.validation import load_valid, validate
 
 ROOT = Path(__file__).parent.parent
@@ -13,25 +14,28 @@ ROOT = Path(__file__).parent.parent
 
 def test_two_host_overlay_plan() -> None:
     topo, addressing = load_valid(ROOT / "scenarios" / "two-host-overlay.yaml")
-    objects = plan_objects(topo, addressing)
-    vxlans = [o for o in objects if o.kind == "vxlan"]
-    assert [o.namespace for o in vxlans] == ["nl-two-host-overlay-o-ov-h1", "nl-two-host-overlay-o-ov-h2"]
-    veths = {o.namespace: o.detail for o in objects if o.kind == "veth"}
-    assert veths["nl-two-host-overlay-s-c1"].startswith("10.0.9.2/24 mac 02:42:0a:00:09:02")
-    assert any(o.kind == "netns" and o.namespace.endswith("underlay") for o in objects)
+    steps = plan_objects(topo, addressing)
+    vxlans = [s for s in steps if s.kind == "CreateVxlan"]
+    assert [s.namespace for s in vxlans] == ["nl-two-host-overlay-h-h1", "nl-two-host-overlay-h-h2"]
+    assert all("vni=256" in s.detail for s in vxlans)
+    veth = next(s for s in steps if s.kind == "CreateVeth" and s.group == "ep/c1/ov")
+    assert "peer_mac=02:42:0a:00:09:02" in veth.detail and "mtu=1450" in veth.detail
+    assert any(s.kind == "AddFdb" and s.group == "peer/ov/c1@h2" for s in steps)
+    assert any(s.group.startswith("net/docker_gwbridge") for s in steps)
 
 
-def test_every_namespace_carries_the_lab_identity() -> None:
+def test_every_step_acts_in_a_lab_namespace() -> None:
     topo, addressing = load_valid(ROOT / "scenarios" / "three-host-mix.yaml")
-    for obj in plan_objects(topo, addressing):
-        assert obj.namespace.startswith("nl-three-host-mix-")
+    for step in plan_objects(topo, addressing):
+        assert step.namespace.startswith("nl-three-host-mix-")
 
 
 def test_default_route_only_via_non_internal_networks() -> None:
     topo = load_text("hosts: [h1]\nnetworks:\n  in: {internal: true}\n  out: {}\n"
                      "containers:\n  a: {networks: [in, out]}\n  b: {networks: [in]}\n")
-    routes = [o for o in plan_objects(topo, validate(topo)) if o.kind == "route"]
-    assert [(o.namespace, o.detail) for o in routes] == [("nl-lab-s-a", "via 172.18.0.1")]
+    routes = [s for s in plan_objects(topo, validate(topo)) if s.kind == "AddRoute" and s.namespace.endswith("-s-a")
+              or s.kind == "AddRoute" and s.namespace.endswith("-s-b")]
+    assert [(s.namespace, s.detail) for s in routes] == [("nl-lab-s-a", "gateway=172.18.0.1")]
 
 
 def test_vni_allocation() -> None:

@@ -35,12 +35,14 @@ from netlab.backends import (
     SetUp,
     Step,
 )
-from netlab.drivers import BUILTIN_DRIVERS, DriverInfo, EndpointContext, NetworkContext
+from netlab.drivers import BUILTIN_DRIVERS, VXLANID_OPTION, DriverInfo, EndpointContext, NetworkContext
+from netlab.model import Topology
 from netlab.naming import derived_mac, veth_host_name, vxlan_names
 
-__all__ = ["FLOOD_MAC", "OverlayDriver", "UPLINK", "VXLAN_OVERHEAD"]
+__all__ = ["FLOOD_MAC", "OverlayDriver", "UPLINK", "VNI_START", "VXLAN_OVERHEAD", "assign_vnis"]
 
 VXLAN_OVERHEAD = 50
+VNI_START = 256  # libnetwork's first VXLAN id
 UPLINK = "eth0"
 FLOOD_MAC = "00:00:00:00:00:00"
 
@@ -107,3 +109,23 @@ class OverlayDriver:
     def flood_delete(self, ctx: NetworkContext, vtep: str) -> list[Step]:
         ns, _, vxlan = _names(ctx)
         return [DeleteFdb(ns, vxlan, FLOOD_MAC, vtep)]
+
+
+def assign_vnis(topo: Topology) -> dict[str, int]:
+    """VXLAN ids: the ``vxlanid_list`` option, else the lowest free id from 256, in network name order."""
+    overlays = sorted((n for n in topo.networks if n.driver == "overlay"), key=lambda n: n.name)
+    vnis: dict[str, int] = {}
+    for net in overlays:
+        wanted = net.options.get(VXLANID_OPTION, "").split(",")[0].strip()
+        if wanted.isdigit():
+            vnis[net.name] = int(wanted)
+    used = set(vnis.values())
+    candidate = VNI_START
+    for net in overlays:
+        if net.name in vnis:
+            continue
+        while candidate in used:
+            candidate += 1
+        vnis[net.name] = candidate
+        used.add(candidate)
+    return vnis
