@@ -113,14 +113,16 @@ def _fabric(lab: str, topo: Topology, hosts: Mapping[str, str]) -> list[LabObjec
                   (CreateNamespace(underlay), CreateBridge(underlay, UNDERLAY_BRIDGE, topo.underlay.mtu,
                                                            naming.derived_mac(underlay, UNDERLAY_BRIDGE))),
                   (DeleteNamespace(underlay),), (underlay,), owns_namespace=True),
-        LabObject("ns/internet", "internet", {"ip": inet_ip},
-                  (CreateNamespace(internet), SetUp(internet, "lo"),
-                   CreateVeth(underlay, "ul-internet", internet, "eth0", UNDERLAY_BRIDGE,
-                              naming.derived_mac(underlay, "ul-internet"), naming.derived_mac(internet, "eth0"),
-                              topo.underlay.mtu),
-                   AddAddress(internet, "eth0", f"{inet_ip}/{prefix}"), SetUp(internet, "eth0")),
-                  (DeleteNamespace(internet),), (internet, underlay), ("ns/underlay",), owns_namespace=True),
     ]
+    if topo.underlay.internet:
+        objects.append(LabObject(
+            "ns/internet", "internet", {"ip": inet_ip},
+            (CreateNamespace(internet), SetUp(internet, "lo"),
+             CreateVeth(underlay, "ul-internet", internet, "eth0", UNDERLAY_BRIDGE,
+                        naming.derived_mac(underlay, "ul-internet"), naming.derived_mac(internet, "eth0"),
+                        topo.underlay.mtu),
+             AddAddress(internet, "eth0", f"{inet_ip}/{prefix}"), SetUp(internet, "eth0")),
+            (DeleteNamespace(internet),), (internet, underlay), ("ns/underlay",), owns_namespace=True))
     for host in sorted(hosts):
         ns = naming.host_netns(lab, host)
         uplink = naming.fit_ifname(f"ul-{host}")

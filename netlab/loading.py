@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", "description", "underlay", "hosts", "networks", "containers", "expect")
-UNDERLAY_KEYS = ("subnet", "mtu")
+UNDERLAY_KEYS = ("subnet", "mtu", "internet")
 HOST_KEYS = ("underlay_ip", "labels")
 NETWORK_KEYS = ("driver", "host", "subnet", "gateway", "ip_range", "internal", "mtu", "options", "labels")
 CONTAINER_KEYS = ("host", "networks", "ports", "labels")
@@ -175,7 +175,8 @@ def parse_dict(data: Any, lines: Mapping[str, int] | None = None, source: str | 
     reader.keys(underlay_data, "underlay", UNDERLAY_KEYS, "underlay")
     default = Underlay()
     underlay = Underlay(reader.text(underlay_data, "subnet", "underlay") or default.subnet,
-                        reader.integer(underlay_data, "mtu", "underlay") or default.mtu)
+                        reader.integer(underlay_data, "mtu", "underlay") or default.mtu,
+                        underlay_data.get("internet") is None or reader.flag(underlay_data, "internet", "underlay"))
     topo = Topology(name, underlay)
     topo.lines = dict(lines or {})
     topo.source = source
@@ -330,7 +331,8 @@ def topology_to_dict(topo: Topology) -> dict[str, Any]:
                                        "ports": [str(p) for p in sbx.ports], "labels": sbx.labels})
     result: dict[str, Any] = {
         "name": topo.name,
-        "underlay": {"subnet": topo.underlay.subnet, "mtu": topo.underlay.mtu},
+        "underlay": {"subnet": topo.underlay.subnet, "mtu": topo.underlay.mtu,
+                     **({} if topo.underlay.internet else {"internet": False})},
         "hosts": hosts,
         "networks": networks,
         "containers": containers,

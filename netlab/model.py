@@ -88,6 +88,8 @@ class Underlay:
 
     subnet: str = "192.0.2.0/24"
     mtu: int = 1500
+    #: whether an "internet" namespace sits behind the underlay (at its first address)
+    internet: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,3 +243,24 @@ def test_scenario_files_deploy_on_the_simulator(tmp_path: Path) -> None:
         controller.up(topo)
         assert isinstance(controller.deployed(), Topology)
         controller.down()
+
+
+class TestUnderlay:
+    def test_without_internet_namespace(self) -> None:
+        _, backend = deploy(LAB.replace("name: t\n", "name: t\nunderlay: {internet: false}\n"))
+        assert "nl-t-internet" not in backend.namespaces()
+        assert "nl-t-underlay" in backend.namespaces()
+
+    def test_underlay_mtu_sets_overlay_mtu(self) -> None:
+        text = ("name: t\nunderlay: {subnet: 198.51.100.0/24, mtu: 9000}\nhosts: [h1, h2]\n"
+                "networks: {ov: {driver: overlay}}\n"
+                "containers: {a: {host: h1, networks: [ov]}, b: {host: h2, networks: [ov]}}\n")
+        _, backend = deploy(text)
+        a = backend.snapshot(["nl-t-s-a"])["nl-t-s-a"]
+        assert a.links["eth0"].mtu == 8950
+        host = backend.snapshot(["nl-t-h-h1"])["nl-t-h-h1"]
+        assert ("eth0", "198.51.100.11/24") in host.addresses and host.links["eth0"].mtu == 9000
+        overlay = backend.snapshot(["nl-t-o-ov-h1"])["nl-t-o-ov-h1"]
+        assert overlay.fdb == {("vx-000100", "00:00:00:00:00:00", "198.51.100.12"),
+                               ("vx-000100", "02:42:0a:00:00:03", "198.51.100.12")}
+        assert overlay.neighbours == {("vx-000100", "10.0.0.3", "02:42:0a:00:00:03")}
