@@ -11,9 +11,11 @@ Design
   these threads checks it is not in the machine's namespace before it creates
   anything.
 * **One socket per namespace, one worker thread** (:class:`~netlab.backends.netns.NetlinkPool`):
-  each socket is wrapped in a pyroute2 ``IPRoute(use_socket=...)``, cached and
-  reused until ``DeleteNamespace`` or :meth:`KernelBackend.close`. Such an
-  object refuses to run on any thread but its creator's, so all netlink work
+  each socket is wrapped in a :class:`~netlab.backends.rtnl.Channel`, cached and
+  reused until ``DeleteNamespace`` or :meth:`KernelBackend.close`. A channel
+  sends one request at a time, encoded by pyroute2's message classes, and reads
+  its ack before the next (no asyncio, no per-request keyword filters). It
+  refuses to run on any thread but its creator's, so all netlink work
   runs on the pool's worker thread; :meth:`~KernelBackend.apply` and
   :meth:`~KernelBackend.snapshot` hand it whole step lists, from any thread. The
   worker never changes namespace and never opens a socket.
@@ -24,14 +26,23 @@ Design
 * A veth pair is one ``RTM_NEWLINK`` sent in ``ns`` that also enslaves and
   raises it and places the peer with ``IFLA_NET_NS_FD``: the peer is born in
   ``peer_ns``. A vxlan (its UDP socket stays in ``ns``, the device is born in
-  ``target_ns``) and a macvlan are made the same way. Interface indexes looked
-  up (bridges, underlay links) are reused within one :meth:`~KernelBackend.apply`
-  call only. The netlink step handlers live in :mod:`netlab.backends.kernel_steps`,
-  which also says how FDB and neighbour entries are made and read back.
+  ``target_ns``) and a macvlan are made the same way. Interface indexes are
+  remembered within one :meth:`~KernelBackend.apply` call only: those of the
+  bridges and veths (both ends) the call creates come from the kernel's echo of
+  the create request (``NLM_F_ECHO``; a veth's ``IFLA_LINK`` is its peer's index
+  in the peer namespace), any other one is looked up once (``RTM_GETLINK``);
+  they are tied to the namespace instance (its nsfs inode) and a
+  ``DeleteLink`` or ``DeleteNamespace`` drops them all. The netlink step handlers live in
+  :mod:`netlab.backends.kernel_steps`, which also says how FDB and neighbour
+  entries are made and read back; :mod:`netlab.backends.rtnl` builds and sends
+  the requests.
 * sysctls are written by a throwaway thread that joined the namespace (only
-  per-namespace ``net.*`` keys); rulesets and :meth:`~KernelBackend.exec` run
-  ``nsenter --net=/run/netns/NS`` subprocesses (``nft -j -f -`` is atomic; every
-  nft failure is ``EINVAL``, with nft's message).
+  per-namespace ``net.*`` keys); such a thread also starts ``nft -j -f -`` to
+  apply a ruleset (the child is born in the thread's namespace; atomic; every nft
+  failure is ``EINVAL``, with nft's message). :meth:`~KernelBackend.exec` and
+  reading rulesets back run ``nsenter --net=/run/netns/NS`` subprocesses.
+* A run of ``DeleteNamespace`` steps while no socket is open (a fresh backend,
+  as in ``down``) is done by the calling thread, without the worker.
 * Deletes are idempotent, also in a namespace that no longer exists.
 """
 
@@ -41,7 +52,6 @@ import errno
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -74,7 +84,7 @@ from netlab.backends import (
     Step,
 )
 from netlab.backends import netns as _netns
-from netlab.backends.kernel_steps import NetlinkSteps, fail, gone, is_step_route, link_info, present, require
+from netlab.backends.kernel_steps import NetlinkSteps, fail, is_step_route, link_info, require
 from netlab.backends.nftjson import normalize_ruleset
 from netlab.errors import BackendError, NotSupportedError
 
@@ -131,8 +141,11 @@ class KernelBackend(NetlinkSteps):
         for step in steps:
             if not isinstance(step, _STEP_TYPES):
                 raise NotSupportedError(f"kernel backend: unknown step type {type(step).__name__}")
-        if steps:
-            self._pool.call(self._apply_all, steps)
+        if not steps:
+            return
+        if all(isinstance(step, DeleteNamespace) for step in steps) and self._pool.if_idle(_delete_namespaces, steps):
+            return  # no socket open anywhere: nothing for the worker to close, so no thread hop (see if_idle)
+        self._pool.call(self._apply_all, steps)
 
     def namespaces(self) -> list[str]:
         """Names in ``/run/netns``, sorted (what ``ip netns list`` shows)."""
@@ -188,16 +201,11 @@ class KernelBackend(NetlinkSteps):
         match step:
             case DeleteNamespace():
                 self._forget(step.ns)
+                self._ifindex.clear()   # veth ends elsewhere whose peers were in it go too
                 self._pool.drop(step.ns)
-                try:
-                    _netns.delete_namespace(step.ns)
-                except (OSError, ValueError) as exc:
-                    raise fail(f"delete namespace ({exc})", step.ns, getattr(exc, "errno", errno.EINVAL)) from exc
+                _delete_namespaces([step])
             case CreateBridge():
-                desc = f"create bridge {step.name!r}"
-                link = self._ipr(step.ns, desc).link
-                self._netlink(desc, step.ns, link, "add", ifname=step.name, kind="bridge", state="up",
-                              **present(address=step.mac, mtu=step.mtu))
+                self._create_bridge(step)
             case CreateVeth():
                 self._create_veth(step)
             case CreateVxlan():
@@ -215,21 +223,11 @@ class KernelBackend(NetlinkSteps):
             case DeleteNeigh():
                 self._delete_neigh(step)
             case DeleteLink():
-                desc = f"delete link {step.name!r}"
-                self._forget(step.ns, step.name)
-                if gone(step.ns, desc):
-                    return  # deletes are idempotent, in a namespace that is gone too
-                try:
-                    self._netlink(desc, step.ns, self._ipr(step.ns, desc).link, "del", ifname=step.name)
-                except BackendError as exc:
-                    if exc.errno != errno.ENODEV:
-                        raise
+                self._delete_link(step)
             case AddAddress():
                 self._add_address(step)
             case SetUp():
-                desc = f"bring up link {step.ifname!r}"
-                link = self._ipr(step.ns, desc).link
-                self._netlink(desc, step.ns, link, "set", ifname=step.ifname, state="up")
+                self._set_up(step)
             case AddRoute():
                 self._add_route(step)
             case DeleteRoute():
@@ -246,11 +244,7 @@ class KernelBackend(NetlinkSteps):
             case ApplyRuleset():
                 require(step.ns, "apply ruleset")
                 if step.ruleset.get("nftables"):
-                    proc = _nsenter(_netns.run, step.ns, ["nft", "-j", "-f", "-"], json.dumps(step.ruleset),
-                                    _NFT_TIMEOUT)
-                    if proc.returncode != 0:
-                        raise BackendError(f"apply ruleset in netns {step.ns!r}: nft failed: {proc.stderr.strip()}",
-                                           errno.EINVAL)
+                    _apply_ruleset(step.ns, json.dumps(step.ruleset))
             case _:  # pragma: no cover - apply() checks the types first
                 raise NotSupportedError(f"kernel backend: unknown step type {type(step).__name__}")
 
@@ -292,8 +286,8 @@ class KernelBackend(NetlinkSteps):
 
     def _snapshot_one(self, ns: str) -> NamespaceState:
         desc, state = "snapshot", NamespaceState()
-        ipr = self._ipr(ns, desc)
-        msgs = list(self._netlink(desc, ns, ipr.get_links))
+        chan = self._chan(ns, desc)
+        msgs = self._dump_links(chan, ns, desc)
         names = {int(m["index"]): str(m.get_attr("IFLA_IFNAME")) for m in msgs}
         vxlans = set()
         for m in msgs:
@@ -306,18 +300,37 @@ class KernelBackend(NetlinkSteps):
                                           info=link_info(kind, m))
             if kind == "vxlan":
                 vxlans.add(int(m["index"]))
-        for a in self._netlink(desc, ns, ipr.get_addr, family=socket.AF_INET):
+        for a in self._dump_addresses(chan, ns, desc):
             ip = a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")
             state.addresses.add((names.get(int(a["index"]), str(a["index"])), f"{ip}/{a['prefixlen']}"))
-        for r in self._netlink(desc, ns, ipr.get_routes, family=socket.AF_INET):
+        for r in self._dump_routes(chan, ns, desc):
             if not is_step_route(r):
                 continue
             dst = "default" if r["dst_len"] == 0 else f"{r.get_attr('RTA_DST')}/{r['dst_len']}"
             oif = r.get_attr("RTA_OIF")
             state.routes.add((dst, r.get_attr("RTA_GATEWAY"), names.get(oif) if oif else None))
-        state.fdb = self._read_fdb(ipr, ns, names, vxlans)
-        state.neighbours = self._read_neighbours(ipr, ns, names)
+        state.fdb = self._read_fdb(chan, ns, names, vxlans)
+        state.neighbours = self._read_neighbours(chan, ns, names)
         return state
+
+
+def _apply_ruleset(ns: str, text: str) -> None:
+    """``nft -j -f -`` started in ``ns`` by a thread inside it; any nft failure is ``EINVAL``, with nft's message."""
+    try:
+        proc = _netns.spawn_in(ns, ["nft", "-j", "-f", "-"], text, _NFT_TIMEOUT)
+    except OSError as exc:   # the namespace went away meanwhile
+        raise fail("apply ruleset", ns, exc.errno) from exc
+    if proc.returncode != 0:
+        raise BackendError(f"apply ruleset in netns {ns!r}: nft failed: {proc.stderr.strip()}", errno.EINVAL)
+
+
+def _delete_namespaces(steps: list[DeleteNamespace]) -> None:
+    """Unmount and unlink each namespace, in order (idempotent); the caller has closed the sockets in them."""
+    for step in steps:
+        try:
+            _netns.delete_namespace(step.ns)
+        except (OSError, ValueError) as exc:
+            raise fail(f"delete namespace ({exc})", step.ns, getattr(exc, "errno", errno.EINVAL)) from exc
 
 
 def _rulesets(names: list[str]) -> dict[str, list[dict[str, Any]] | None]:

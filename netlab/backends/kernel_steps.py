@@ -26,10 +26,12 @@ all of it runs on the pool's worker thread (see :mod:`netlab.backends.netns`).
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
 import re
 import socket
+import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,21 +41,24 @@ from netlab.backends import (
     AddFdb,
     AddNeigh,
     AddRoute,
+    CreateBridge,
     CreateMacvlan,
     CreateVeth,
     CreateVxlan,
     DeleteFdb,
+    DeleteLink,
     DeleteNeigh,
     DeleteRoute,
     SetMaster,
+    SetUp,
 )
 from netlab.backends import netns as _netns
-from netlab.errors import BackendError
+from netlab.errors import BackendError, NotSupportedError
 
 __all__ = ["MACVLAN_MODES", "NetlinkSteps", "fail", "gone", "is_step_route", "link_info", "os_fail", "present",
            "require"]
 
-_RT_TABLE_MAIN, _RTPROT_KERNEL = 254, 2
+_RT_TABLE_MAIN, _RTPROT_KERNEL, _RTPROT_STATIC, _RTN_UNICAST = 254, 2, 4, 1
 _NUD_PERMANENT, _NTF_SELF = 0x80, 0x02
 _AF_BRIDGE = 7
 #: macvlan mode names and their ``IFLA_MACVLAN_MODE`` values
@@ -62,35 +67,49 @@ _MACVLAN_NAMES = {value: name for name, value in MACVLAN_MODES.items()} | {16: "
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
+@functools.cache
+def _rt() -> Any:
+    """:mod:`netlab.backends.rtnl`, imported on first use (it needs pyroute2, which the rest of netlab does not)."""
+    try:
+        from netlab.backends import rtnl
+    except ImportError as exc:
+        raise NotSupportedError("the kernel backend needs pyroute2: pip install 'netlab-cnm[kernel]'") from exc
+    return rtnl
+
+
 class NetlinkSteps:
     """Worker-thread plumbing and the netlink step handlers of :class:`~netlab.backends.kernel.KernelBackend`."""
 
     def __init__(self) -> None:
         self._pool = _netns.NetlinkPool()
         self._ifindex: dict[tuple[str, str], int] = {}  # worker thread only, during one apply
-        self._seen: dict[str, Any] = {}                  # the IPRoute those ifindexes came through
+        self._seen: dict[str, tuple[int, int]] = {}      # the namespace identity those ifindexes belong to
         self._fdb: dict[tuple[str, str], set[tuple[str, str]]] = {}  # (mac, dst) per vxlan, during one apply
 
     def _reset(self) -> None:
-        """Forget what one ``apply`` remembered (ifindexes, sockets seen, FDB entries)."""
+        """Forget what one ``apply`` remembered (ifindexes, namespaces seen, FDB entries)."""
         self._ifindex.clear()
         self._seen.clear()
         self._fdb.clear()
 
     # -- plumbing ---------------------------------------------------------------------------------------------------
-    def _ipr(self, ns: str, desc: str) -> Any:
-        """The cached ``IPRoute`` of ``ns``; a new one (namespace re-created) voids the ifindexes remembered there."""
+    def _chan(self, ns: str, desc: str) -> Any:
+        """The cached channel of ``ns``; a namespace re-created meanwhile voids the ifindexes remembered there."""
         try:
-            ipr = self._pool.get(ns)
+            chan = self._pool.get(ns)
         except ValueError as exc:
             raise BackendError(f"{desc}: {exc}", errno.EINVAL) from exc
         except OSError as exc:
             self._forget(ns)
             raise os_fail(desc, ns, exc) from exc
-        if self._seen.get(ns) is not ipr:
+        self._same_namespace(ns, chan.ident)
+        return chan
+
+    def _same_namespace(self, ns: str, ident: tuple[int, int]) -> None:
+        """Remembered ifindexes and FDB entries of ``ns`` hold for namespace instance ``ident`` only."""
+        if self._seen.get(ns) != ident:
             self._forget(ns)
-            self._seen[ns] = ipr
-        return ipr
+            self._seen[ns] = ident
 
     def _netlink(self, desc: str, ns: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` with a ``NetlinkError`` turned into a ``BackendError`` with its errno."""
@@ -100,15 +119,28 @@ class NetlinkSteps:
             return fn(*args, **kwargs)
         except NetlinkError as exc:
             raise fail(desc, ns, exc.code) from exc
-        except (OSError, ValueError, TypeError) as exc:  # pyroute2 could not encode the request
+        except (OSError, ValueError, TypeError, struct.error) as exc:  # pyroute2 could not encode the request
             raise fail(f"{desc} ({exc})", ns, getattr(exc, "errno", None) or errno.EINVAL) from exc
 
-    def _index(self, ipr: Any, ns: str, ifname: str, desc: str) -> int:
-        """The ifindex of ``ifname`` in ``ns`` (ENODEV if missing), remembered for the rest of one ``apply``."""
+    def _index(self, chan: Any, ns: str, ifname: str, desc: str) -> int:
+        """The ifindex of ``ifname`` in ``ns`` (ENODEV if missing), remembered for the rest of one ``apply``.
+
+        Links made by this backend are remembered as they are made (from the kernel's echo of the request); any
+        other one costs one ``RTM_GETLINK``.
+        """
         key = (ns, ifname)
-        if key not in self._ifindex:
-            self._ifindex[key] = int(self._netlink(desc, ns, ipr.link, "get", ifname=ifname)[0]["index"])
-        return self._ifindex[key]
+        index = self._ifindex.get(key)
+        if index is None:
+            rt = _rt()
+            reply = self._netlink(desc, ns, chan.request, rt.link_msg(ifname), rt.RTM_GETLINK)
+            index = self._ifindex[key] = int(reply[0]["index"])
+        return index
+
+    def _learn(self, ns: str, ident: tuple[int, int], ifname: str, index: Any) -> None:
+        """Remember ``ifname``'s ifindex in ``ns`` (instance ``ident``), from a reply; ignored unless an int > 0."""
+        if isinstance(index, int) and index > 0:
+            self._same_namespace(ns, ident)
+            self._ifindex[(ns, ifname)] = index
 
     def _forget(self, ns: str, ifname: str | None = None) -> None:
         """Drop remembered ifindexes and FDB entries of ``ns`` (of one link, or all when the namespace goes/comes)."""
@@ -117,13 +149,12 @@ class NetlinkSteps:
                 del cache[key]
 
     @contextmanager
-    def _placed(self, ns: str, target: str | None, desc: str) -> Iterator[dict[str, int]]:
-        """``{"net_ns_fd": fd}`` placing a new link in ``target`` (``ENOENT`` if missing), or ``{}`` for ``ns`` itself.
-
-        The fd is checked against ``/run/netns/TARGET`` and closed afterwards.
+    def _placed(self, ns: str, target: str | None, desc: str) -> Iterator[tuple[int | None, tuple[int, int] | None]]:
+        """``(fd, identity)`` of namespace ``target`` to place a new link in (``ENOENT`` if missing), or
+        ``(None, None)`` for ``ns`` itself. The fd is checked against ``/run/netns/TARGET`` and closed afterwards.
         """
         if target is None or target == ns:
-            yield {}
+            yield None, None
             return
         ident = require(target, desc)
         try:
@@ -131,20 +162,40 @@ class NetlinkSteps:
         except OSError as exc:
             raise fail(desc, target, exc.errno) from exc
         try:
-            yield {"net_ns_fd": fd}
+            yield fd, ident
         finally:
             os.close(fd)
 
     # -- links ------------------------------------------------------------------------------------------------------
+    def _create_bridge(self, step: CreateBridge) -> None:
+        desc = f"create bridge {step.name!r}"
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        msg = rt.link_msg(step.name, up=True, address=step.mac, mtu=step.mtu, kind="bridge")
+        echo = self._netlink(desc, step.ns, chan.request, msg, rt.RTM_NEWLINK, rt.CREATE | rt.ECHO)
+        for reply in echo:
+            if reply.get_attr("IFLA_IFNAME") == step.name:
+                self._learn(step.ns, chan.ident, step.name, reply["index"])
+
     def _create_veth(self, step: CreateVeth) -> None:
+        """One request from ``ns``: the veth, its master, up, and the peer born in ``peer_ns``. The kernel's echo
+        of it gives both ifindexes (the peer's as ``IFLA_LINK``), so neither is looked up later."""
         desc = f"create veth {step.name!r} (peer {step.peer_name!r} in netns {step.peer_ns!r})"
-        ipr = self._ipr(step.ns, desc)
-        kw = present(address=step.mac, mtu=step.mtu)
-        with self._placed(step.ns, step.peer_ns, desc) as placed:
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        with self._placed(step.ns, step.peer_ns, desc) as (fd, peer_ident):
+            master = None
             if step.master is not None:
-                kw["master"] = self._index(ipr, step.ns, step.master, f"{desc} on bridge {step.master!r}")
-            peer = {"ifname": step.peer_name, **placed, **present(address=step.peer_mac, mtu=step.mtu)}
-            self._netlink(desc, step.ns, ipr.link, "add", ifname=step.name, kind="veth", state="up", peer=peer, **kw)
+                master = self._index(chan, step.ns, step.master, f"{desc} on bridge {step.master!r}")
+            peer = [("IFLA_IFNAME", step.peer_name)] + [(name, value) for name, value in (
+                ("IFLA_NET_NS_FD", fd), ("IFLA_ADDRESS", step.peer_mac), ("IFLA_MTU", step.mtu)) if value is not None]
+            msg = rt.link_msg(step.name, up=True, address=step.mac, mtu=step.mtu, master=master, kind="veth",
+                              data=[("VETH_INFO_PEER", {"attrs": peer})])
+            echo = self._netlink(desc, step.ns, chan.request, msg, rt.RTM_NEWLINK, rt.CREATE | rt.ECHO)
+        for reply in echo:
+            if reply.get_attr("IFLA_IFNAME") == step.name:
+                self._learn(step.ns, chan.ident, step.name, reply["index"])
+                self._learn(step.peer_ns, peer_ident or chan.ident, step.peer_name, reply.get_attr("IFLA_LINK"))
 
     def _create_vxlan(self, step: CreateVxlan) -> None:
         where = f" for netns {step.target_ns!r}" if step.target_ns not in (None, step.ns) else ""
@@ -154,51 +205,81 @@ class NetlinkSteps:
             raise fail(f"{desc} (vni out of range)", step.ns, errno.ERANGE)
         if not 0 <= step.port < 1 << 16:
             raise fail(f"{desc} (port {step.port} out of range)", step.ns, errno.EINVAL)
-        ipr = self._ipr(step.ns, desc)
-        with self._placed(step.ns, step.target_ns, desc) as placed:
-            dev = self._index(ipr, step.ns, step.dev, desc)
-            self._netlink(desc, step.ns, ipr.link, "add", ifname=step.name, kind="vxlan", vxlan_id=step.vni,
-                          vxlan_local=local, vxlan_link=dev, vxlan_port=step.port,
-                          vxlan_learning=int(step.learning), **present(address=step.mac, mtu=step.mtu), **placed)
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        with self._placed(step.ns, step.target_ns, desc) as (fd, _):
+            dev = self._index(chan, step.ns, step.dev, desc)
+            msg = rt.link_msg(step.name, address=step.mac, mtu=step.mtu, net_ns_fd=fd, kind="vxlan", data=[
+                ("IFLA_VXLAN_ID", step.vni), ("IFLA_VXLAN_LOCAL", local), ("IFLA_VXLAN_LINK", dev),
+                ("IFLA_VXLAN_PORT", step.port), ("IFLA_VXLAN_LEARNING", int(step.learning))])
+            self._netlink(desc, step.ns, chan.request, msg, rt.RTM_NEWLINK, rt.CREATE)   # no echo: born elsewhere
 
     def _create_macvlan(self, step: CreateMacvlan) -> None:
         desc = f"create macvlan {step.name!r} (parent {step.parent!r}, mode {step.mode}) for netns {step.target_ns!r}"
         if step.mode not in MACVLAN_MODES:
             raise fail(f"{desc} (mode is one of {', '.join(MACVLAN_MODES)})", step.ns, errno.EINVAL)
-        ipr = self._ipr(step.ns, desc)
-        with self._placed(step.ns, step.target_ns, desc) as placed:
-            parent = self._index(ipr, step.ns, step.parent, desc)
-            self._netlink(desc, step.ns, ipr.link, "add", ifname=step.name, kind="macvlan", link=parent,
-                          macvlan_mode=MACVLAN_MODES[step.mode], **present(address=step.mac, mtu=step.mtu), **placed)
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        with self._placed(step.ns, step.target_ns, desc) as (fd, _):
+            parent = self._index(chan, step.ns, step.parent, desc)
+            msg = rt.link_msg(step.name, link=parent, address=step.mac, mtu=step.mtu, net_ns_fd=fd, kind="macvlan",
+                              data=[("IFLA_MACVLAN_MODE", MACVLAN_MODES[step.mode])])
+            self._netlink(desc, step.ns, chan.request, msg, rt.RTM_NEWLINK, rt.CREATE)
 
     def _set_master(self, step: SetMaster) -> None:
         desc = f"enslave link {step.ifname!r} to bridge {step.master!r}"
-        ipr = self._ipr(step.ns, desc)
-        master = self._index(ipr, step.ns, step.master, desc)
-        self._netlink(desc, step.ns, ipr.link, "set", ifname=step.ifname, master=master)  # the kernel finds ifname
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        master = self._index(chan, step.ns, step.master, desc)
+        # the kernel finds ifname
+        self._netlink(desc, step.ns, chan.request, rt.link_msg(step.ifname, master=master), rt.RTM_NEWLINK)
+
+    def _set_up(self, step: SetUp) -> None:
+        desc = f"bring up link {step.ifname!r}"
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        self._netlink(desc, step.ns, chan.request, rt.link_msg(step.ifname, up=True), rt.RTM_NEWLINK)
+
+    def _delete_link(self, step: DeleteLink) -> None:
+        desc = f"delete link {step.name!r}"
+        self._forget(step.ns, step.name)
+        self._ifindex.clear()   # a veth's peer goes with it, wherever it is
+        if gone(step.ns, desc):
+            return  # deletes are idempotent, in a namespace that is gone too
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        try:
+            self._netlink(desc, step.ns, chan.request, rt.link_msg(step.name), rt.RTM_DELLINK)
+        except BackendError as exc:
+            if exc.errno != errno.ENODEV:
+                raise
 
     # -- addresses and routes ---------------------------------------------------------------------------------------
     def _add_address(self, step: AddAddress) -> None:
         desc = f"add address {step.cidr} to link {step.ifname!r}"
-        ipr = self._ipr(step.ns, desc)
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
         try:
             iface = ipaddress.IPv4Interface(step.cidr)
         except ValueError as exc:
             raise fail(f"{desc} ({exc})", step.ns, errno.EINVAL) from exc
-        index = self._index(ipr, step.ns, step.ifname, desc)
-        self._netlink(desc, step.ns, ipr.addr, "add", index=index, address=str(iface.ip),
-                      prefixlen=iface.network.prefixlen)
+        index = self._index(chan, step.ns, step.ifname, desc)
+        ip = str(iface.ip)
+        msg = rt.ifaddrmsg()
+        msg["family"], msg["prefixlen"], msg["index"] = socket.AF_INET, iface.network.prefixlen, index
+        msg["attrs"] = [("IFA_ADDRESS", ip), ("IFA_LOCAL", ip)]
+        self._netlink(desc, step.ns, chan.request, msg, rt.RTM_NEWADDR, rt.CREATE)
 
     def _add_route(self, step: AddRoute) -> None:
         desc = f"add route {step.dst}" + (f" via {step.gateway}" if step.gateway else "") + \
             (f" dev {step.ifname}" if step.ifname else "")
-        ipr = self._ipr(step.ns, desc)
-        kw: dict[str, Any] = {"dst": _route_dst(desc, step.ns, step.dst)}
-        if step.gateway is not None:
-            kw["gateway"] = _ipv4(desc, step.ns, step.gateway)
-        if step.ifname is not None:
-            kw["oif"] = self._index(ipr, step.ns, step.ifname, desc)
-        self._netlink(desc, step.ns, ipr.route, "add", **kw)
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        dst = _route_dst(desc, step.ns, step.dst)
+        gateway = _ipv4(desc, step.ns, step.gateway) if step.gateway is not None else None
+        oif = self._index(chan, step.ns, step.ifname, desc) if step.ifname is not None else None
+        msg = rt.route_msg(dst, proto=_RTPROT_STATIC, rtype=_RTN_UNICAST, gateway=gateway, oif=oif)
+        self._netlink(desc, step.ns, chan.request, msg, rt.RTM_NEWROUTE, rt.CREATE)
 
     def _delete_route(self, step: DeleteRoute) -> None:
         """Delete the non-kernel main-table routes to ``dst`` (as the snapshot lists them); idempotent."""
@@ -206,13 +287,15 @@ class NetlinkSteps:
         dst = _route_dst(desc, step.ns, step.dst)
         if gone(step.ns, desc):
             return
-        ipr = self._ipr(step.ns, desc)
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
         addr, _, length = dst.partition("/")
-        for r in self._netlink(desc, step.ns, ipr.get_routes, family=socket.AF_INET):
+        for r in self._dump_routes(chan, step.ns, desc):
             if is_step_route(r) and r["dst_len"] == int(length) and (r.get_attr("RTA_DST") or "0.0.0.0") == addr:
+                msg = rt.route_msg(dst, proto=r["proto"], rtype=0, table_attr=True, gateway=r.get_attr("RTA_GATEWAY"),
+                                   oif=r.get_attr("RTA_OIF"))
                 try:
-                    self._netlink(desc, step.ns, ipr.route, "del", dst=dst, table=_RT_TABLE_MAIN, proto=r["proto"],
-                                  **present(gateway=r.get_attr("RTA_GATEWAY"), oif=r.get_attr("RTA_OIF")))
+                    self._netlink(desc, step.ns, chan.request, msg, rt.RTM_DELROUTE)
                 except BackendError as exc:
                     if exc.errno != errno.ESRCH:
                         raise
@@ -222,12 +305,13 @@ class NetlinkSteps:
         verb = "append" if step.append else "add"
         desc = f"{verb} fdb entry {step.mac} dst {step.dst} on link {step.ifname!r}"
         mac, dst = _mac(desc, step.ns, step.mac), _ipv4(desc, step.ns, step.dst)
-        ipr = self._ipr(step.ns, desc)
-        index = self._index(ipr, step.ns, step.ifname, desc)
-        if step.append and (mac, dst) in self._fdb_entries(ipr, step.ns, step.ifname, index, desc):
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        index = self._index(chan, step.ns, step.ifname, desc)
+        if step.append and (mac, dst) in self._fdb_entries(chan, step.ns, step.ifname, index, desc):
             raise fail(desc, step.ns, errno.EEXIST)  # the kernel takes a duplicate append silently
-        self._netlink(desc, step.ns, ipr.fdb, verb, ifindex=index, lladdr=mac, dst=dst, state=_NUD_PERMANENT,
-                      flags=_NTF_SELF)
+        self._netlink(desc, step.ns, chan.request, rt.fdb_msg(index, mac, dst), rt.RTM_NEWNEIGH,
+                      rt.APPEND if step.append else rt.CREATE)
         self._fdb.get((step.ns, step.ifname), set()).add((mac, dst))
 
     def _delete_fdb(self, step: DeleteFdb) -> None:
@@ -235,11 +319,11 @@ class NetlinkSteps:
         mac, dst = _mac(desc, step.ns, step.mac), _ipv4(desc, step.ns, step.dst)
         if gone(step.ns, desc):
             return
-        ipr = self._ipr(step.ns, desc)
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
         try:   # a vxlan entry is matched by mac and dst: another dst of that mac is left alone (and succeeds)
-            index = self._index(ipr, step.ns, step.ifname, desc)
-            self._netlink(desc, step.ns, ipr.fdb, "del", ifindex=index, lladdr=mac, dst=dst, state=_NUD_PERMANENT,
-                          flags=_NTF_SELF)
+            index = self._index(chan, step.ns, step.ifname, desc)
+            self._netlink(desc, step.ns, chan.request, rt.fdb_msg(index, mac, dst), rt.RTM_DELNEIGH)
         except BackendError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENODEV):
                 raise
@@ -248,55 +332,82 @@ class NetlinkSteps:
     def _add_neigh(self, step: AddNeigh) -> None:
         desc = f"add neighbour {step.ip} lladdr {step.mac} on link {step.ifname!r}"
         mac, ip = _mac(desc, step.ns, step.mac), _ipv4(desc, step.ns, step.ip)
-        ipr = self._ipr(step.ns, desc)
-        index = self._index(ipr, step.ns, step.ifname, desc)
-        self._netlink(desc, step.ns, ipr.neigh, "add", ifindex=index, dst=ip, lladdr=mac, state=_NUD_PERMANENT)
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
+        index = self._index(chan, step.ns, step.ifname, desc)
+        self._netlink(desc, step.ns, chan.request, rt.neigh_msg(index, ip, mac), rt.RTM_NEWNEIGH, rt.CREATE)
 
     def _delete_neigh(self, step: DeleteNeigh) -> None:
         desc = f"delete neighbour {step.ip} on link {step.ifname!r}"
         ip = _ipv4(desc, step.ns, step.ip)
         if gone(step.ns, desc):
             return
-        ipr = self._ipr(step.ns, desc)
+        rt = _rt()
+        chan = self._chan(step.ns, desc)
         try:
-            index = self._index(ipr, step.ns, step.ifname, desc)
-            self._netlink(desc, step.ns, ipr.neigh, "del", ifindex=index, dst=ip)
+            index = self._index(chan, step.ns, step.ifname, desc)
+            self._netlink(desc, step.ns, chan.request, rt.neigh_msg(index, ip), rt.RTM_DELNEIGH)
         except BackendError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENODEV):
                 raise
 
     # -- read back --------------------------------------------------------------------------------------------------
-    def _fdb_entries(self, ipr: Any, ns: str, ifname: str, index: int, desc: str) -> set[tuple[str, str]]:
+    def _dump_links(self, chan: Any, ns: str, desc: str) -> list[Any]:
+        rt = _rt()
+        return list(self._netlink(desc, ns, chan.dump, rt.ifinfmsg(), rt.RTM_GETLINK))
+
+    def _dump_addresses(self, chan: Any, ns: str, desc: str) -> list[Any]:
+        """IPv4 addresses."""
+        rt = _rt()
+        msg = rt.ifaddrmsg()
+        msg["family"] = socket.AF_INET
+        return list(self._netlink(desc, ns, chan.dump, msg, rt.RTM_GETADDR))
+
+    def _dump_routes(self, chan: Any, ns: str, desc: str) -> list[Any]:
+        """IPv4 routes, all tables (``is_step_route`` picks the main table's)."""
+        rt = _rt()
+        msg = rt.rtmsg()
+        msg["family"], msg["table"] = socket.AF_INET, _RT_TABLE_MAIN
+        return list(self._netlink(desc, ns, chan.dump, msg, rt.RTM_GETROUTE))
+
+    def _dump_neighbours(self, chan: Any, ns: str, desc: str, family: int) -> list[Any]:
+        """Neighbour entries of ``family`` (``AF_BRIDGE``: the FDB)."""
+        rt = _rt()
+        msg = rt.ndmsg()
+        msg["family"] = family
+        return list(self._netlink(desc, ns, chan.dump, msg, rt.RTM_GETNEIGH))
+
+    def _fdb_entries(self, chan: Any, ns: str, ifname: str, index: int, desc: str) -> set[tuple[str, str]]:
         """``(mac, dst)`` of the step-made entries on link ``ifname``: dumped once per ``apply``, then kept up to
         date by ``AddFdb``/``DeleteFdb`` (like ifindexes, this assumes nobody else changes them meanwhile)."""
         key = (ns, ifname)
         if key not in self._fdb:
-            self._fdb[key] = {(mac, dst) for i, mac, dst in self._fdb_dump(ipr, ns, desc) if i == index}
+            self._fdb[key] = {(mac, dst) for i, mac, dst in self._fdb_dump(chan, ns, desc) if i == index}
         return self._fdb[key]
 
-    def _fdb_dump(self, ipr: Any, ns: str, desc: str) -> list[tuple[int, str, str]]:
+    def _fdb_dump(self, chan: Any, ns: str, desc: str) -> list[tuple[int, str, str]]:
         """``(ifindex, mac, dst)`` of the permanent FDB entries with a ``dst`` (what ``AddFdb`` makes) in ``ns``.
 
         The kernel's own entries (a port's MAC, multicast MACs, what a bridge or a
         learning vxlan learnt) have no ``dst`` or are not permanent.
         """
         out = []
-        for n in self._netlink(desc, ns, ipr.fdb, "dump"):
+        for n in self._dump_neighbours(chan, ns, desc, _AF_BRIDGE):
             dst, mac = n.get_attr("NDA_DST"), n.get_attr("NDA_LLADDR")
             if n["family"] == _AF_BRIDGE and n["state"] & _NUD_PERMANENT and dst and mac:
                 out.append((int(n["ifindex"]), str(mac).lower(), str(dst)))
         return out
 
-    def _read_fdb(self, ipr: Any, ns: str, names: dict[int, str], vxlans: set[int]) -> set[tuple[str, str, str]]:
+    def _read_fdb(self, chan: Any, ns: str, names: dict[int, str], vxlans: set[int]) -> set[tuple[str, str, str]]:
         """The snapshot's ``fdb``: permanent entries with a ``dst`` on the vxlan devices ``vxlans`` of ``ns``."""
         if not vxlans:
             return set()
-        return {(names[i], mac, dst) for i, mac, dst in self._fdb_dump(ipr, ns, "snapshot") if i in vxlans}
+        return {(names[i], mac, dst) for i, mac, dst in self._fdb_dump(chan, ns, "snapshot") if i in vxlans}
 
-    def _read_neighbours(self, ipr: Any, ns: str, names: dict[int, str]) -> set[tuple[str, str, str]]:
+    def _read_neighbours(self, chan: Any, ns: str, names: dict[int, str]) -> set[tuple[str, str, str]]:
         """The snapshot's ``neighbours``: ``NUD_PERMANENT`` IPv4 entries as ``(ifname, ip, mac)``."""
         out = set()
-        for n in self._netlink("snapshot", ns, ipr.get_neighbours, family=socket.AF_INET):
+        for n in self._dump_neighbours(chan, ns, "snapshot", socket.AF_INET):
             ip, mac = n.get_attr("NDA_DST"), n.get_attr("NDA_LLADDR")
             if n["state"] & _NUD_PERMANENT and ip and mac:
                 out.add((names.get(int(n["ifindex"]), str(n["ifindex"])), str(ip), str(mac).lower()))
