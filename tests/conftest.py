@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +87,34 @@ def root_namespace_untouched() -> Iterator[None]:
     after = root_namespace_state()
     changed = sorted(key for key in before if before[key] != after[key])
     assert not changed, f"the test suite changed the root namespace: {changed}"
+
+
+@pytest.fixture
+def deploy(tmp_path: Path) -> Iterator[Callable[[Any], Any]]:
+    """Deploy topologies on the kernel; every lab is taken down afterwards and checked for leftovers."""
+    from netlab.backends.kernel import KernelBackend
+    from netlab.controller import Controller
+    from netlab.store import SqliteStore
+    from tests.kernel_helpers import lab_namespaces
+
+    backend = KernelBackend()
+    store = SqliteStore(tmp_path / "state.db")
+    labs: list[str] = []
+
+    def up(topo: Any) -> Controller:
+        controller = Controller(topo.name, backend, store)
+        if topo.name not in labs:
+            labs.append(topo.name)
+        controller.up(topo)
+        return controller
+
+    try:
+        yield up
+    finally:
+        for lab in labs:
+            Controller(lab, backend, store).down()
+        backend.close()
+        store.close()
+        leaked = [ns for lab in labs for ns in lab_namespaces(lab)]
+        assert not leaked, f"namespaces left behind: {leaked}"
+

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,31 +33,6 @@ INTERNET = "192.0.2.1"
 H1 = "192.0.2.11"
 
 Deploy = Callable[[Topology], Controller]
-
-
-@pytest.fixture
-def deploy(tmp_path: Path) -> Iterator[Deploy]:
-    from netlab.backends.kernel import KernelBackend
-
-    backend = KernelBackend()
-    store = SqliteStore(tmp_path / "state.db")
-    labs: list[str] = []
-
-    def up(topo: Topology) -> Controller:
-        controller = Controller(topo.name, backend, store)
-        labs.append(topo.name)
-        controller.up(topo)
-        return controller
-
-    try:
-        yield up
-    finally:
-        for lab in labs:
-            Controller(lab, backend, store).down()
-        backend.close()
-        store.close()
-        leaked = [ns for lab in labs for ns in lab_namespaces(lab)]
-        assert not leaked, f"namespaces left behind: {leaked}"
 
 
 def sbx(topo: Topology, name: str) -> str:

@@ -7,7 +7,6 @@ no namespace is left, even when the test fails.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,32 +24,6 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel_ok")]
 
 ROOT = Path(__file__).parent.parent
 INTERNET = "192.0.2.1"
-
-
-@pytest.fixture
-def deploy(tmp_path: Path) -> Iterator[Deploy]:
-    from netlab.backends.kernel import KernelBackend
-
-    backend = KernelBackend()
-    store = SqliteStore(tmp_path / "state.db")
-    labs: list[str] = []
-
-    def up(topo: Topology) -> Controller:
-        controller = Controller(topo.name, backend, store)
-        if topo.name not in labs:
-            labs.append(topo.name)
-        controller.up(topo)
-        return controller
-
-    try:
-        yield up
-    finally:
-        for lab in labs:
-            Controller(lab, backend, store).down()
-        backend.close()
-        store.close()
-        leaked = [ns for lab in labs for ns in lab_namespaces(lab)]
-        assert not leaked, f"namespaces left behind: {leaked}"
 
 
 def sbx(topo: Topology, name: str) -> str:

@@ -6,23 +6,13 @@ itself instead of giving it one of its own (see :mod:`netlab.lab`).
 
 from __future__ import annotations
 
-from netlab.backends import Step
-from netlab.drivers import BUILTIN_DRIVERS, DriverInfo, EndpointContext, NetworkContext
+from netlab.drivers import BUILTIN_DRIVERS, DriverInfo
+from netlab.drivers.null import NullDriver
 
 __all__ = ["HostDriver"]
 
 
-class HostDriver:
+class HostDriver(NullDriver):
+    """Like the null driver, no kernel steps; the difference is where the sandbox lives."""
+
     info: DriverInfo = BUILTIN_DRIVERS["host"]
-
-    def create_network(self, ctx: NetworkContext) -> list[Step]:
-        return []
-
-    def delete_network(self, ctx: NetworkContext) -> list[Step]:
-        return []
-
-    def join(self, ctx: EndpointContext) -> list[Step]:
-        return []
-
-    def leave(self, ctx: EndpointContext) -> list[Step]:
-        return []
