@@ -133,11 +133,14 @@ class CreateMacvlan:
 
 @dataclass(frozen=True, slots=True)
 class SetMaster:
-    """Enslave link ``ifname`` in ``ns`` to bridge ``master`` (same namespace)."""
+    """Enslave link ``ifname`` in ``ns`` to bridge ``master`` (same namespace). With ``learning``
+    False the bridge does not learn source MACs on that port (an overlay's VXLAN port: its
+    peers are programmed, and a MAC learned there would outlive a container moving hosts)."""
 
     ns: str
     ifname: str
     master: str
+    learning: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,6 +233,9 @@ class NetlinkSteps:
         master = self._index(chan, step.ns, step.master, desc)
         # the kernel finds ifname
         self._netlink(desc, step.ns, chan.request, rt.link_msg(step.ifname, master=master), rt.RTM_NEWLINK)
+        if not step.learning:
+            port = self._index(chan, step.ns, step.ifname, desc)
+            self._netlink(desc, step.ns, chan.request, rt.brport_learning_msg(port, False), rt.RTM_NEWLINK)
 
     def _set_up(self, step: SetUp) -> None:
         desc = f"bring up link {step.ifname!r}"

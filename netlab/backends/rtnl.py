@@ -45,7 +45,8 @@ from pyroute2.netlink.rtnl.rtmsg import rtmsg
 __all__ = [
     "ACK", "APPEND", "CREATE", "Channel", "ECHO", "RTM_DELLINK", "RTM_DELNEIGH", "RTM_DELROUTE", "RTM_GETADDR",
     "RTM_GETLINK", "RTM_GETNEIGH", "RTM_GETROUTE", "RTM_NEWADDR", "RTM_NEWLINK", "RTM_NEWNEIGH", "RTM_NEWROUTE",
-    "fdb_msg", "ifaddrmsg", "ifinfmsg", "link_attrs", "link_msg", "ndmsg", "neigh_msg", "route_msg", "rtmsg",
+    "brport_learning_msg", "fdb_msg", "ifaddrmsg", "ifinfmsg", "link_attrs", "link_msg", "ndmsg", "neigh_msg",
+    "route_msg", "rtmsg",
 ]
 
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
@@ -189,4 +190,16 @@ def neigh_msg(ifindex: int, ip: str, mac: str | None = None) -> Any:
     msg = ndmsg()
     msg["family"], msg["ifindex"], msg["state"] = socket.AF_INET, ifindex, _NUD_PERMANENT
     msg["attrs"] = [("NDA_DST", ip)] + ([("NDA_LLADDR", mac)] if mac is not None else [])
+    return msg
+
+
+def brport_learning_msg(ifindex: int, learning: bool) -> Any:
+    """An ``ifinfmsg`` setting a bridge port's learning flag through ``IFLA_INFO_SLAVE_DATA`` (as
+    ``ip link set DEV type bridge_slave learning off``; send as RTM_NEWLINK on the existing link)."""
+    msg = ifinfmsg()
+    msg["index"] = ifindex
+    msg["attrs"] = [("IFLA_LINKINFO", {"attrs": [
+        ("IFLA_INFO_SLAVE_KIND", "bridge"),
+        ("IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_LEARNING", int(learning))]}),
+    ]})]
     return msg

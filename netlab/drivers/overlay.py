@@ -69,7 +69,7 @@ class OverlayDriver:
         steps += [
             CreateVxlan(ctx.host_ns, vxlan, ctx.vni, ctx.vtep, UPLINK, target_ns=ns, mtu=ctx.mtu,
                         mac=derived_mac(ns, vxlan)),
-            SetMaster(ns, vxlan, bridge),
+            SetMaster(ns, vxlan, bridge, learning=False),
             SetUp(ns, vxlan),
         ]
         return steps
