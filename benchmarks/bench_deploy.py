@@ -264,11 +264,8 @@ class Times:
                 "total": min(u + d for u, d in zip(self.up, self.down, strict=True))}
 
 
-def netlab_cycle(lab: str, topo: Topology, state_dir: Path, containers: int,
-                 up_hook: Callable[[], Any] | None = None) -> tuple[float, float]:
-    """netlab up then down (each as its own store + backend + controller); (up s, down s)."""
-    prefix = f"nl-{lab}-"
-    db = state_dir / f"{lab}.db"
+def lab_up(lab: str, topo: Topology, db: Path) -> float:
+    """``up`` with its own store + backend + controller (as one ``netlab up`` command); seconds."""
     start = time.perf_counter()
     store = SqliteStore(db)
     backend = KernelBackend()
@@ -277,12 +274,11 @@ def netlab_cycle(lab: str, topo: Topology, state_dir: Path, containers: int,
     finally:
         backend.close()
         store.close()
-    up = time.perf_counter() - start
-    if up_hook is not None:
-        up_hook()
-    made = namespaces_with(prefix)
-    if len(made) != containers + 3:
-        raise RuntimeError(f"netlab up made {len(made)} namespaces, expected {containers + 3}")
+    return time.perf_counter() - start
+
+
+def lab_down(lab: str, db: Path) -> float:
+    """``down`` with its own store + backend + controller; seconds."""
     start = time.perf_counter()
     store = SqliteStore(db)
     backend = KernelBackend()
@@ -291,7 +287,21 @@ def netlab_cycle(lab: str, topo: Topology, state_dir: Path, containers: int,
     finally:
         backend.close()
         store.close()
-    down = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def netlab_cycle(lab: str, topo: Topology, state_dir: Path, containers: int,
+                 up_hook: Callable[[], Any] | None = None) -> tuple[float, float]:
+    """netlab up then down (each as its own store + backend + controller); (up s, down s)."""
+    prefix = f"nl-{lab}-"
+    db = state_dir / f"{lab}.db"
+    up = lab_up(lab, topo, db)
+    if up_hook is not None:
+        up_hook()
+    made = namespaces_with(prefix)
+    if len(made) != containers + 3:
+        raise RuntimeError(f"netlab up made {len(made)} namespaces, expected {containers + 3}")
+    down = lab_down(lab, db)
     left = namespaces_with(prefix)
     if left:
         raise RuntimeError(f"netlab down left {len(left)} namespaces of the lab: {left[:5]}")
@@ -485,30 +495,9 @@ def _rows(stats: pstats.Stats) -> list[dict[str, Any]]:
             for func, (_, nc, tt, ct, _) in raw.items()]
 
 
-def profile_up(pid: int, size: int, workdir: Path, top: int = 12) -> dict[str, Any]:
-    """One netlab up of ``size`` containers under cProfile (every thread); where the time goes."""
-    lab = f"bench{pid}f"
-    topo = load_text(scenario_text(lab, size))
-    db = workdir / f"{lab}.db"
-    reference = netns_slab_count()
-    with profile_all_threads() as profiles:
-        start = time.perf_counter()
-        store = SqliteStore(db)
-        backend = KernelBackend()
-        try:
-            Controller(lab, backend, store).up(topo)
-        finally:
-            backend.close()
-            store.close()
-        wall = time.perf_counter() - start
-    store = SqliteStore(db)
-    backend = KernelBackend()
-    try:
-        Controller(lab, backend, store).down()
-    finally:
-        backend.close()
-        store.close()
-    settle(reference)
+def summarize_profiles(profiles: list[tuple[str, Any]], stages_wanted: Any, top: int) -> dict[str, Any]:
+    """Per-stage cumulative times (``stages_wanted``: (module suffix, function, label)) and the top own-time
+    functions per thread group, from :func:`profile_all_threads` output."""
     groups: dict[str, pstats.Stats] = {}
     for name, prof in profiles:
         group = "main thread" if name == "main" else re.sub(r"[-_]\d+$", "", name.split(" ")[0])
@@ -522,7 +511,7 @@ def profile_up(pid: int, size: int, workdir: Path, top: int = 12) -> dict[str, A
         merged.add(prof)
     by_key = {row["key"]: row for row in _rows(merged)}
     stages = []
-    for suffix, name, label in STAGES:
+    for suffix, name, label in stages_wanted:
         hits = [row for key, row in by_key.items() if key[2] == name and key[0].endswith(suffix)]
         if hits:
             stages.append({"stage": label.strip(), "label": label, "calls": sum(r["calls"] for r in hits),
@@ -532,7 +521,20 @@ def profile_up(pid: int, size: int, workdir: Path, top: int = 12) -> dict[str, A
         rows = [r for r in _rows(stats) if r["function"] not in WAITS]
         threads[group] = [{k: v for k, v in r.items() if k != "key"}
                           for r in sorted(rows, key=lambda r: float(r["tottime"]), reverse=True)[:top]]
-    return {"size": size, "wall": wall, "threads": len(profiles), "stages": stages, "by_thread": threads}
+    return {"threads": len(profiles), "stages": stages, "by_thread": threads}
+
+
+def profile_up(pid: int, size: int, workdir: Path, top: int = 12) -> dict[str, Any]:
+    """One netlab up of ``size`` containers under cProfile (every thread); where the time goes."""
+    lab = f"bench{pid}f"
+    topo = load_text(scenario_text(lab, size))
+    db = workdir / f"{lab}.db"
+    reference = netns_slab_count()
+    with profile_all_threads() as profiles:
+        wall = lab_up(lab, topo, db)
+    lab_down(lab, db)
+    settle(reference)
+    return {"size": size, "wall": wall, **summarize_profiles(profiles, STAGES, top)}
 
 
 def print_profile(prof: dict[str, Any]) -> None:

@@ -59,8 +59,6 @@ import argparse
 import json
 import os
 import platform
-import pstats
-import re
 import shutil
 import signal
 import statistics
@@ -73,15 +71,16 @@ from pathlib import Path
 from typing import Any
 
 from bench_deploy import (
-    WAITS,
-    _rows,
     delete_namespaces,
+    lab_down,
+    lab_up,
     namespaces_with,
     netns_slab_count,
     print_profile,
     profile_all_threads,
     run,
     settle,
+    summarize_profiles,
 )
 
 from netlab.backends.kernel import KernelBackend
@@ -229,32 +228,6 @@ class RootState:
 
 
 # -- netlab up / down ----------------------------------------------------------------------------------------------
-def lab_up(lab: str, topo: Topology, db: Path) -> float:
-    """``up`` with its own store + backend + controller (as one ``netlab up`` command); seconds."""
-    start = time.perf_counter()
-    store = SqliteStore(db)
-    backend = KernelBackend()
-    try:
-        Controller(lab, backend, store).up(topo)
-    finally:
-        backend.close()
-        store.close()
-    return time.perf_counter() - start
-
-
-def lab_down(lab: str, db: Path) -> float:
-    """``down`` with its own store + backend + controller; seconds."""
-    start = time.perf_counter()
-    store = SqliteStore(db)
-    backend = KernelBackend()
-    try:
-        Controller(lab, backend, store).down()
-    finally:
-        backend.close()
-        store.close()
-    return time.perf_counter() - start
-
-
 def check_gone(lab: str, db: Path) -> None:
     left = namespaces_with(lab_prefix(lab))
     if left:
@@ -364,31 +337,7 @@ def profile_up(lab: str, topo: Topology, workdir: Path, top: int = 12) -> dict[s
     finally:
         safe_down(lab, db)
         settle(reference, SETTLE_TIMEOUT)
-    groups: dict[str, pstats.Stats] = {}
-    for name, prof in profiles:
-        group = "main thread" if name == "main" else re.sub(r"[-_]\d+$", "", name.split(" ")[0])
-        group = group if group in ("main thread", "netlab-netlink") else "other threads (namespace/setns helpers)"
-        if group in groups:
-            groups[group].add(prof)
-        else:
-            groups[group] = pstats.Stats(prof)
-    merged = pstats.Stats(profiles[0][1])
-    for _, prof in profiles[1:]:
-        merged.add(prof)
-    by_key = {row["key"]: row for row in _rows(merged)}
-    stages = []
-    for suffix, name, label in OVERLAY_STAGES:
-        hits = [row for key, row in by_key.items() if key[2] == name and key[0].endswith(suffix)]
-        if hits:
-            stages.append({"stage": label.strip(), "label": label, "calls": sum(r["calls"] for r in hits),
-                           "cumtime": sum(r["cumtime"] for r in hits)})
-    threads = {}
-    for group, stats in groups.items():
-        rows = [r for r in _rows(stats) if r["function"] not in WAITS]
-        threads[group] = [{k: v for k, v in r.items() if k != "key"}
-                          for r in sorted(rows, key=lambda r: float(r["tottime"]), reverse=True)[:top]]
-    return {"size": len(topo.sandboxes), "wall": wall, "threads": len(profiles), "stages": stages,
-            "by_thread": threads}
+    return {"size": len(topo.sandboxes), "wall": wall, **summarize_profiles(profiles, OVERLAY_STAGES, top)}
 
 
 # -- throughput ----------------------------------------------------------------------------------------------------

@@ -14,20 +14,14 @@ import pytest
 from netlab.backends.simulated import SimulatedBackend
 from netlab.controller import Controller
 from netlab.model import Topology
-from netlab.naming import sandbox_netns
 from netlab.store import SqliteStore
 from netlab.validation import load_valid
 from tests.kernel_helpers import lab_namespaces, ping, topology, unique_lab
-from tests.test_deploy_kernel import Deploy, _comparable
+from tests.test_deploy_kernel import INTERNET, Deploy, _comparable, sbx
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel_ok")]
 
 ROOT = Path(__file__).parent.parent
-INTERNET = "192.0.2.1"
-
-
-def sbx(topo: Topology, name: str) -> str:
-    return sandbox_netns(topo.name, name)
 
 
 def demo() -> Topology:
