@@ -173,6 +173,13 @@ def total_steps() -> int:
 FRACTIONS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9, 0.99]
 
 
+def test_journal_records_intent_before_each_group_is_done(store: SqliteStore) -> None:
+    deploy(store=store)
+    entries = store.journal("t", limit=1000)
+    for key in ("ns/underlay", "ns/sbx/web", "ep/web/front", "rules/h1"):
+        assert entries.index((key, "create", "intent")) < entries.index((key, "create", "done"))
+
+
 class TestCrashRecovery:
     @pytest.mark.parametrize("fraction", FRACTIONS)
     def test_killed_deploy_is_undone_by_down(self, fraction: float, store: SqliteStore) -> None:

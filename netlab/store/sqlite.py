@@ -145,13 +145,6 @@ class SqliteStore:
                                  [(lab, key) for key in keys])
             self._journal_many(lab, keys, "create", "done")
 
-    def update_spec(self, lab: str, key: str, spec: Any) -> None:
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.execute("UPDATE objects SET spec = ?, status = 'done' WHERE lab = ? AND key = ?",
-                             (json.dumps(spec, sort_keys=True), lab, key))
-            self._journal(lab, key, "update", "done")
-
     def removing(self, lab: str, key: str) -> None:
         with self._db:
             self._db.execute("BEGIN")
