@@ -285,6 +285,9 @@ class LinkState:
     ifindex: int | None = field(default=None, compare=False)
     #: vxlan: (vni, local VTEP, dst port, learning); macvlan: (mode,); None otherwise
     info: tuple[Any, ...] | None = None
+    #: the (namespace, link) this link is tied to: a veth's peer, a macvlan's parent, a vxlan's underlay
+    #: (namespace whose routing carries its UDP, underlay device or None); None for other kinds
+    link: tuple[str, str | None] | None = field(default=None, compare=False)
 
 
 #: the sysctls a snapshot reads back in every namespace

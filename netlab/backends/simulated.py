@@ -192,6 +192,11 @@ class NamespaceView:
         return ()
 
 
+def _tie(link: _Link) -> tuple[str, str | None] | None:
+    """:attr:`LinkState.link` of a simulated link."""
+    return link.peer or link.parent or link.underlay
+
+
 def _describe(step: Step) -> str:
     """The step in words, phrased as the kernel backend phrases it."""
     match step:
@@ -411,7 +416,7 @@ class SimulatedBackend:
         for ns in namespaces:
             net = self._get(ns, "snapshot")
             out[ns] = NamespaceState(
-                links={x.name: LinkState(x.name, x.kind, x.up, x.mac, x.mtu, x.master, x.ifindex, x.info)
+                links={x.name: LinkState(x.name, x.kind, x.up, x.mac, x.mtu, x.master, x.ifindex, x.info, _tie(x))
                        for x in net.links.values()},
                 addresses={(x.name, cidr) for x in net.links.values() for cidr in x.addresses},
                 routes={(dst, gw, dev) for dst, (gw, dev) in net.routes.items()},
