@@ -556,7 +556,8 @@ def _check_expectations(out: _Collector) -> None:
     for check in topo.expect:
         for key in ("from", "to"):
             target = check.params.get(key)
-            if target is None or (check.kind == "published" and target in ("internet", "host")):
+            if target is None or (check.kind == "published" and key == "from" and
+                                  (target == "internet" or (isinstance(target, str) and topo.has("host", target)))):
                 continue
             if not isinstance(target, str) or (target not in sandboxes and _address(target) is None):
                 close = difflib.get_close_matches(str(target), sandboxes, n=1)
@@ -571,6 +572,10 @@ def _check_expectations(out: _Collector) -> None:
             host = check.params.get("host")
             if not isinstance(host, str) or not topo.has("host", host):
                 out.add(f"{check.path}.host", "unknown-host", f"published check names unknown host {host!r}")
+            protocol = check.params.get("protocol", "tcp")
+            if protocol not in ("tcp", "udp"):
+                out.add(f"{check.path}.protocol", "bad-check", f"published check protocol must be tcp or udp, "
+                        f"not {protocol!r}")
         if check.kind == "mtu":
             value = check.params.get("expect")
             if not isinstance(value, int) or isinstance(value, bool) or not MIN_MTU <= value <= MAX_MTU:
