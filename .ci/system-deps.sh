@@ -2,7 +2,7 @@
 # Install the Debian packages netlab needs, only those missing. Needs root;
 # without it, print what is missing and carry on (the simulated backend needs none).
 set -euo pipefail
-packages=(nftables iputils-ping etcd-server iperf3)
+packages=(nftables iputils-ping etcd-server iperf3 chromium)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
