@@ -5,7 +5,7 @@ NETLAB  := $(VENV)/bin/netlab
 STAMP   := $(VENV)/.installed
 OUT     ?= demo-out
 
-.PHONY: setup system-deps demo test lint unit bench clean
+.PHONY: setup system-deps demo test lint unit bench notebooks clean
 
 setup: system-deps $(STAMP)
 
@@ -29,6 +29,9 @@ unit: setup
 	$(VENV)/bin/pytest -q
 
 test: lint unit
+
+notebooks: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup
 	$(PY) benchmarks/bench_model.py
