@@ -258,8 +258,8 @@ def test_two_sandboxes_ping_through_a_bridge_and_snapshot_is_exact(lab: Lab) -> 
     assert snap[host].links == {
         "lo": LinkState("lo", "loopback", False, "00:00:00:00:00:00", 65536),
         "br0": LinkState("br0", "bridge", True, "02:00:00:00:07:01", 1450),
-        "veth2": LinkState("veth2", "veth", True, "02:00:00:00:07:f2", 1450, "br0"),
-        "veth3": LinkState("veth3", "veth", True, "02:00:00:00:07:f3", 1450, "br0"),
+        "veth2": LinkState("veth2", "veth", True, "02:00:00:00:07:f2", 1450, "br0", link=(a, "eth0")),
+        "veth3": LinkState("veth3", "veth", True, "02:00:00:00:07:f3", 1450, "br0", link=(b, "eth0")),
     }
     assert snap[host].addresses == {("br0", "10.7.0.1/24")}
     assert snap[host].routes == set()
@@ -267,7 +267,8 @@ def test_two_sandboxes_ping_through_a_bridge_and_snapshot_is_exact(lab: Lab) -> 
     assert snap[host].ruleset is None
     for sandbox, n in ((a, 2), (b, 3)):
         assert snap[sandbox].links == {"lo": LinkState("lo", "loopback", True, "00:00:00:00:00:00", 65536),
-                                       "eth0": LinkState("eth0", "veth", True, f"02:00:00:00:07:0{n}", 1450)}
+                                       "eth0": LinkState("eth0", "veth", True, f"02:00:00:00:07:0{n}", 1450,
+                                                         link=(host, f"veth{n}"))}
         assert snap[sandbox].links["lo"].ifindex == 1
         assert snap[sandbox].addresses == {("lo", "127.0.0.1/8"), ("eth0", f"10.7.0.{n}/24")}
         assert snap[sandbox].routes == {("default", "10.7.0.1", "eth0")}
@@ -586,20 +587,22 @@ def test_vxlan_overlay_between_two_hosts(lab: Lab) -> None:
         assert udp_ports(f.read()) == root_udp
 
     snap = lab.backend.snapshot([*hosts, *ovls, c1, c2])
-    for n, (host, ovl) in enumerate(zip(hosts, ovls, strict=True), 1):
+    for n, (host, ovl, box) in enumerate(zip(hosts, ovls, (c1, c2), strict=True), 1):
         remote = 3 - n
         assert set(snap[host].links) == {"lo", "eth0"}
+        assert snap[host].links["eth0"].link == (lab.ns("under"), f"up{n}")   # a namespace outside the snapshot
         assert snap[ovl].links == {
             "lo": LinkState("lo", "loopback", False, "00:00:00:00:00:00", 65536),
             OV: LinkState(OV, "bridge", True, f"02:00:0a:63:01:0{n}", 1450),
-            VX: LinkState(VX, "vxlan", True, f"02:00:0a:63:02:0{n}", 1450, OV, info=(VNI, vtep(n), 4789, False)),
-            f"veth{n}": LinkState(f"veth{n}", "veth", True, f"02:00:0a:63:03:0{n}", 1450, OV),
+            VX: LinkState(VX, "vxlan", True, f"02:00:0a:63:02:0{n}", 1450, OV, info=(VNI, vtep(n), 4789, False),
+                          link=(host, "eth0")),   # the socket stays in the host it was made from
+            f"veth{n}": LinkState(f"veth{n}", "veth", True, f"02:00:0a:63:03:0{n}", 1450, OV, link=(box, "eth0")),
         }
         assert snap[ovl].addresses == {(OV, "10.99.0.1/24")}
         assert snap[ovl].fdb == {(VX, FLOOD, vtep(remote)), (VX, container_mac(remote), vtep(remote))}
         assert snap[ovl].neighbours == {(VX, f"10.99.0.{remote + 1}", container_mac(remote))}
         assert snap[host].fdb == set() and snap[host].neighbours == set()   # ARP learnt there is not permanent
-    assert snap[c1].links["eth0"] == LinkState("eth0", "veth", True, container_mac(1), 1450)
+    assert snap[c1].links["eth0"] == LinkState("eth0", "veth", True, container_mac(1), 1450, link=(ovls[0], "veth1"))
     assert snap[c1].neighbours == set() and snap[c1].fdb == set()
 
     # a second remote VTEP for the flood entry; then take host 1's peer entries away again (twice: idempotent)
@@ -686,8 +689,8 @@ def test_overlay_steps_errors(lab: Lab) -> None:
     # a vxlan left in the namespace it was made from: learning on, another port, down
     apply([CreateVxlan(h1, "vx-here", 4000, vtep(1), "eth0", port=8472, learning=True, mtu=1400)])
     here = lab.backend.snapshot([h1])[h1].links["vx-here"]
-    assert (here.kind, here.up, here.mtu, here.master, here.info) == ("vxlan", False, 1400, None,
-                                                                       (4000, vtep(1), 8472, True))
+    assert (here.kind, here.up, here.mtu, here.master, here.info, here.link) == (
+        "vxlan", False, 1400, None, (4000, vtep(1), 8472, True), (h1, "eth0"))
 
 
 @pytest.mark.kernel
@@ -708,11 +711,12 @@ def test_macvlan_containers_ping_over_the_underlay(lab: Lab) -> None:
     snap = lab.backend.snapshot([*hosts, *boxes])
     for n, (host, box) in enumerate(zip(hosts, boxes, strict=True), 1):
         assert snap[box].links["eth0"] == LinkState("eth0", "macvlan", True, f"02:00:c0:a8:32:1{n}", 1400,
-                                                    info=("bridge",))
+                                                    info=("bridge",), link=(host, "eth0"))
         assert snap[box].addresses == {("eth0", f"192.168.50.1{n}/24")}
         assert set(snap[host].links) == {"lo", "eth0"}
         assert snap[host].links["eth0"].info is None
     assert snap[boxes[0]].links["mv-p"].info == ("private",) and not snap[boxes[0]].links["mv-p"].up
+    assert snap[boxes[0]].links["mv-p"].link == (hosts[0], "eth0")
     assert snap[boxes[0]].links["mv-v"].info == ("vepa",)
 
 

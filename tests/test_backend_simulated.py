@@ -113,16 +113,16 @@ def test_snapshot_of_host_with_bridge_and_two_sandboxes() -> None:
     assert host.links == {
         "lo": LinkState("lo", "loopback", True, LO_MAC, 65536, None),
         "br0": LinkState("br0", "bridge", True, BR_MAC, 1500, None),
-        "vetha": LinkState("vetha", "veth", True, VA_MAC, 1500, "br0"),
-        "vethb": LinkState("vethb", "veth", True, VB_MAC, 1500, "br0"),
+        "vetha": LinkState("vetha", "veth", True, VA_MAC, 1500, "br0", link=(A, "eth0")),
+        "vethb": LinkState("vethb", "veth", True, VB_MAC, 1500, "br0", link=(B, "eth0")),
     }
     assert host.addresses == {("br0", "10.0.0.1/24"), ("lo", "127.0.0.1/8")}  # lo up gets 127.0.0.1
     assert host.routes == set()
     assert host.sysctls == {"net.ipv4.ip_forward": "1"}
     assert host.ruleset == EXPECTED_RULESET
     assert a.links == {"lo": LinkState("lo", "loopback", True, LO_MAC, 65536, None),
-                       "eth0": LinkState("eth0", "veth", True, EA_MAC, 1500, None)}
-    assert b.links["eth0"] == LinkState("eth0", "veth", True, EB_MAC, 1500, None)
+                       "eth0": LinkState("eth0", "veth", True, EA_MAC, 1500, None, link=(H, "vetha"))}
+    assert b.links["eth0"] == LinkState("eth0", "veth", True, EB_MAC, 1500, None, link=(H, "vethb"))
     assert a.addresses - {("lo", "127.0.0.1/8")} == {("eth0", "10.0.0.2/24")}
     assert b.addresses - {("lo", "127.0.0.1/8")} == {("eth0", "10.0.0.3/24")}
     assert a.routes == {("default", "10.0.0.1", "eth0")} and b.routes == {("default", "10.0.0.1", "eth0")}
@@ -515,19 +515,21 @@ def test_snapshot_of_a_two_host_vxlan_overlay() -> None:
     assert snap[O1].links == {
         "lo": LinkState("lo", "loopback", False, LO_MAC, 65536, None),
         OV: LinkState(OV, "bridge", True, OV1_MAC, 1450, None),      # follows its smallest port mtu
-        VX: LinkState(VX, "vxlan", True, VX1_MAC, 1450, OV, info=(100, "192.0.2.11", 4789, False)),
-        "veth0": LinkState("veth0", "veth", True, V1_MAC, 1450, OV),
+        VX: LinkState(VX, "vxlan", True, VX1_MAC, 1450, OV, info=(100, "192.0.2.11", 4789, False),
+                      link=(H1, "eth0")),     # its UDP socket stays in the host it was created from
+        "veth0": LinkState("veth0", "veth", True, V1_MAC, 1450, OV, link=(C1, "eth0")),
     }
-    assert snap[O2].links[VX] == LinkState(VX, "vxlan", True, VX2_MAC, 1450, OV, info=(100, "192.0.2.12", 4789, False))
+    assert snap[O2].links[VX] == LinkState(VX, "vxlan", True, VX2_MAC, 1450, OV, info=(100, "192.0.2.12", 4789, False),
+                                           link=(H2, "eth0"))
     assert snap[O2].links[OV] == LinkState(OV, "bridge", True, OV2_MAC, 1450, None)
     assert snap[O1].fdb == {(VX, C2_MAC, "192.0.2.12"), (VX, ZERO, "192.0.2.12")}
     assert snap[O2].fdb == {(VX, C1_MAC, "192.0.2.11"), (VX, ZERO, "192.0.2.11")}
     assert snap[O1].neighbours == {(VX, "10.0.0.3", C2_MAC)} and snap[O2].neighbours == {(VX, "10.0.0.2", C1_MAC)}
     assert snap[O1].addresses == {(OV, "10.0.0.1/24")}
     assert snap[H1].links == {"lo": LinkState("lo", "loopback", False, LO_MAC, 65536, None),   # the vxlan is not here
-                              "eth0": LinkState("eth0", "veth", True, U1_MAC, 1500, None)}
+                              "eth0": LinkState("eth0", "veth", True, U1_MAC, 1500, None, link=(H2, "eth0"))}
     assert (snap[H1].fdb, snap[H1].neighbours, snap[C1].fdb, snap[C1].neighbours) == (set(), set(), set(), set())
-    assert snap[C1].links["eth0"] == LinkState("eth0", "veth", True, C1_MAC, 1450, None)
+    assert snap[C1].links["eth0"] == LinkState("eth0", "veth", True, C1_MAC, 1450, None, link=(O1, "veth0"))
     assert snap[H1].links["lo"].info is None and snap[O1].links[VX].ifindex == 3
 
 
@@ -566,7 +568,9 @@ def test_vxlan_mtu_comes_from_the_underlay_and_is_capped_by_it() -> None:
     host, a = backend.snapshot([H])[H].links, backend.snapshot([A])[A].links
     assert [host[n].mtu for n in ("vx1", "vx2", "vx3", "vx5", "vx6")] == [1450, 1400, 1450, 68, 1450]
     assert host["vx7"].info == (0, "192.0.2.1", 8472, False)
-    assert a["vx4"] == LinkState("vx4", "vxlan", False, a["vx4"].mac, 8950, None, info=(4, "192.0.2.1", 8472, True))
+    assert a["vx4"] == LinkState("vx4", "vxlan", False, a["vx4"].mac, 8950, None, info=(4, "192.0.2.1", 8472, True),
+                                 link=(H, "j0"))
+    assert host["vx1"].link == (H, "u0")
     assert not host["vx1"].up and host["vx1"].info == (1, "192.0.2.1", 4789, False)
     for mac in (host["vx1"].mac, a["vx4"].mac):      # made up: unicast, locally administered
         assert mac is not None and re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", mac) and int(mac[:2], 16) & 3 == 2
@@ -589,8 +593,9 @@ def test_macvlan_takes_its_parents_mtu_and_lives_in_the_target() -> None:
                    CreateVeth(H, "p0", A, "p1", mac="02:00:00:00:00:99"),
                    CreateMacvlan(H, "p0", A, "pt", mode="passthru", mac="02:00:00:00:00:55")])
     a, b = backend.snapshot([A])[A].links, backend.snapshot([B])[B].links
-    assert a["mv0"] == LinkState("mv0", "macvlan", False, EA_MAC, 1500, None, info=("bridge",))
-    assert b["eth0"] == LinkState("eth0", "macvlan", False, EB_MAC, 1400, None, info=("private",))
+    assert a["mv0"] == LinkState("mv0", "macvlan", False, EA_MAC, 1500, None, info=("bridge",), link=(H, "u0"))
+    assert b["eth0"] == LinkState("eth0", "macvlan", False, EB_MAC, 1400, None, info=("private",), link=(H, "j0"))
+    assert b["mv2"].link == (H, "u0")    # a macvlan on a macvlan hangs on the real device, as the kernel says
     assert b["mv1"].mtu == 9000 and b["mv1"].info == ("vepa",) and b["mv1"].mac not in (None, VB_MAC)
     assert b["mv2"].mtu == 1500 and a["pt"].mac == "02:00:00:00:00:99"    # passthru takes the parent's MAC
     host = backend.namespace(H)

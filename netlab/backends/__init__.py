@@ -51,6 +51,7 @@ __all__ = [
     "Snapshot",
     "STEP_TYPES",
     "Step",
+    "UNNAMED_NAMESPACE",
     "step_from_dict",
     "step_to_dict",
 ]
@@ -286,9 +287,14 @@ class LinkState:
     #: vxlan: (vni, local VTEP, dst port, learning); macvlan: (mode,); None otherwise
     info: tuple[Any, ...] | None = None
     #: the (namespace, link) this link is tied to: a veth's peer, a macvlan's parent, a vxlan's underlay
-    #: (namespace whose routing carries its UDP, underlay device or None); None for other kinds
-    link: tuple[str, str | None] | None = field(default=None, compare=False)
+    #: (namespace whose routing carries its UDP, underlay device or None); None for other kinds. A namespace
+    #: that has no name in ``/run/netns`` (the machine's own, say) is :data:`UNNAMED_NAMESPACE`.
+    link: tuple[str, str | None] | None = None
 
+
+#: ``LinkState.link``'s namespace when the other end lives in a namespace without a name (not in ``/run/netns``,
+#: or the machine's own); the link name is then still given when the kernel tells it, else None
+UNNAMED_NAMESPACE = "?"
 
 #: the sysctls a snapshot reads back in every namespace
 SNAPSHOT_SYSCTLS = ("net.ipv4.ip_forward",)
@@ -342,7 +348,13 @@ class Backend(Protocol):
         """Read back links, addresses, routes, sysctls set by steps, and rulesets of ``namespaces``."""
 
     def exec(self, ns: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        """Run a command inside namespace ``ns``."""
+        """Run a command inside namespace ``ns``; it sees the hosts file :meth:`write_hosts` wrote there
+        (``getent hosts NAME`` answers from it: ``ADDRESS  NAME ALIASES...``, status 2 when not found)."""
+
+    def write_hosts(self, ns: str, entries: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Replace the hosts file of namespace ``ns`` with ``(address, names)`` entries, one line each, in order
+        (``InvalidRequestError`` for a bad entry, ``BackendError`` ENOENT for a missing namespace). It lives as
+        long as the namespace does (see :mod:`netlab.backends.hostsfile`)."""
 
     def close(self) -> None:
         """Release sockets and threads (namespaces stay)."""

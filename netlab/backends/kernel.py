@@ -39,8 +39,13 @@ Design
 * sysctls are written by a throwaway thread that joined the namespace (only
   per-namespace ``net.*`` keys); such a thread also starts ``nft -j -f -`` to
   apply a ruleset (the child is born in the thread's namespace; atomic; every nft
-  failure is ``EINVAL``, with nft's message). :meth:`~KernelBackend.exec` and
-  reading rulesets back run ``nsenter --net=/run/netns/NS`` subprocesses.
+  failure is ``EINVAL``, with nft's message). Reading rulesets back runs
+  ``nsenter --net=/run/netns/NS`` subprocesses; :meth:`~KernelBackend.exec` too, or
+  ``ip netns exec NS`` once :meth:`~KernelBackend.write_hosts` gave the namespace
+  files in ``/etc/netns/NS`` (:mod:`netlab.backends.hostsfile`), which
+  ``DeleteNamespace`` removes.
+* A snapshot ties each veth, macvlan and vxlan to the link it hangs on
+  (:mod:`netlab.backends.kernel_ties`).
 * A run of ``DeleteNamespace`` steps while no socket is open (a fresh backend,
   as in ``down``) is done by the calling thread, without the worker.
 * Deletes are idempotent, also in a namespace that no longer exists.
@@ -48,6 +53,7 @@ Design
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import itertools
 import json
@@ -82,9 +88,11 @@ from netlab.backends import (
     SetUp,
     Snapshot,
     Step,
+    hostsfile,
 )
 from netlab.backends import netns as _netns
 from netlab.backends.kernel_steps import NetlinkSteps, fail, is_step_route, link_info, require
+from netlab.backends.kernel_ties import TieFacts, TieResolver, tie_facts
 from netlab.backends.nftjson import normalize_ruleset
 from netlab.errors import BackendError, NotSupportedError
 
@@ -97,7 +105,7 @@ _STEP_TYPES = (CreateNamespace, DeleteNamespace, CreateBridge, CreateVeth, Creat
                SetSysctl, ApplyRuleset)
 _IFF_UP, _IFF_LOOPBACK = 0x1, 0x8
 _NFT_TIMEOUT = 30.0
-_NO_NSENTER = "the kernel backend needs nsenter (util-linux)"
+_NO_NSENTER = "the kernel backend needs nsenter (util-linux) and ip (iproute2)"
 
 
 def probe() -> str | None:
@@ -169,14 +177,31 @@ class KernelBackend(NetlinkSteps):
         return states
 
     def exec(self, ns: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        """Run ``argv`` inside ``ns`` (``nsenter --net``); ``ENOENT`` if the namespace does not exist."""
+        """Run ``argv`` inside ``ns``; ``ENOENT`` if the namespace does not exist.
+
+        ``ip netns exec`` when ``ns`` has files in ``/etc/netns/NS`` (a hosts file: the program sees them over
+        ``/etc``), else ``nsenter --net``.
+        """
         desc = f"exec {' '.join(argv)!r}"
         require(ns, desc)
         try:
-            proc = _nsenter(_netns.run, ns, argv, None, timeout)
+            proc = _nsenter(subprocess.run, hostsfile.command(ns, argv), input=None, capture_output=True, text=True,
+                            timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
             raise fail(f"{desc} (timed out after {timeout}s)", ns, errno.ETIMEDOUT) from exc
         return ExecResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def write_hosts(self, ns: str, entries: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Replace ``/etc/netns/NS/hosts`` (and write a ``resolv.conf`` that keeps lookups in the lab: see
+        :mod:`netlab.backends.hostsfile`); ``ENOENT`` if ``ns`` is missing, ``InvalidRequestError`` for a bad
+        entry. ``DeleteNamespace`` removes them."""
+        desc = "write hosts file"
+        text = hostsfile.render(hostsfile.check_entries(entries))
+        require(ns, desc)
+        try:
+            hostsfile.write_hosts(ns, text)
+        except OSError as exc:
+            raise fail(f"{desc} ({exc.strerror})", ns, exc.errno) from exc
 
     def close(self) -> None:
         """Close every cached socket and stop the worker thread; namespaces stay, the backend stays usable."""
@@ -276,7 +301,15 @@ class KernelBackend(NetlinkSteps):
 
     # -- snapshot ---------------------------------------------------------------------------------------------------
     def _snapshot_all(self, names: list[str]) -> Snapshot:
-        states = {ns: self._snapshot_one(ns) for ns in names}
+        """Each namespace's objects, then the ties of their links (:mod:`netlab.backends.kernel_ties`), then sysctls."""
+        states: Snapshot = {}
+        facts: list[TieFacts] = []
+        links: dict[str, dict[int, tuple[str, str | None]]] = {}
+        for ns in names:
+            states[ns], links[ns] = self._snapshot_one(ns, facts)
+        ties = TieResolver(lambda ns: self._chan(ns, "snapshot"), links).resolve(facts)
+        for (ns, name), tie in ties.items():
+            states[ns].links[name] = dataclasses.replace(states[ns].links[name], link=tie)
         try:
             for ns, values in zip(names, _netns.read_sysctls(names, SNAPSHOT_SYSCTLS), strict=True):
                 states[ns].sysctls = values
@@ -284,7 +317,9 @@ class KernelBackend(NetlinkSteps):
             raise fail("read sysctls", exc.filename or names[0], exc.errno) from exc
         return states
 
-    def _snapshot_one(self, ns: str) -> NamespaceState:
+    def _snapshot_one(self, ns: str, facts: list[TieFacts]) -> tuple[NamespaceState, dict[int, tuple[str, str | None]]]:
+        """The state of ``ns`` (links not yet tied: their facts are appended to ``facts``) and its links by ifindex,
+        as ``(name, mac)``."""
         desc, state = "snapshot", NamespaceState()
         chan = self._chan(ns, desc)
         msgs = self._dump_links(chan, ns, desc)
@@ -298,6 +333,9 @@ class KernelBackend(NetlinkSteps):
                                           mac=m.get_attr("IFLA_ADDRESS"), mtu=m.get_attr("IFLA_MTU"),
                                           master=names.get(master) if master else None, ifindex=int(m["index"]),
                                           info=link_info(kind, m))
+            fact = tie_facts(ns, name, kind, m)
+            if fact is not None:
+                facts.append(fact)
             if kind == "vxlan":
                 vxlans.add(int(m["index"]))
         for a in self._dump_addresses(chan, ns, desc):
@@ -311,7 +349,7 @@ class KernelBackend(NetlinkSteps):
             state.routes.add((dst, r.get_attr("RTA_GATEWAY"), names.get(oif) if oif else None))
         state.fdb = self._read_fdb(chan, ns, names, vxlans)
         state.neighbours = self._read_neighbours(chan, ns, names)
-        return state
+        return state, {index: (name, state.links[name].mac) for index, name in names.items()}
 
 
 def _apply_ruleset(ns: str, text: str) -> None:
@@ -325,9 +363,11 @@ def _apply_ruleset(ns: str, text: str) -> None:
 
 
 def _delete_namespaces(steps: list[DeleteNamespace]) -> None:
-    """Unmount and unlink each namespace, in order (idempotent); the caller has closed the sockets in them."""
+    """Remove each namespace's ``/etc/netns/NS``, unmount and unlink the namespace, in order (idempotent); the caller
+    has closed the sockets in them."""
     for step in steps:
         try:
+            hostsfile.remove(step.ns)
             _netns.delete_namespace(step.ns)
         except (OSError, ValueError) as exc:
             raise fail(f"delete namespace ({exc})", step.ns, getattr(exc, "errno", errno.EINVAL)) from exc
@@ -343,8 +383,8 @@ def _rulesets(names: list[str]) -> dict[str, list[dict[str, Any]] | None]:
     return out
 
 
-def _nsenter(fn: Callable[..., T], *args: Any) -> T:
+def _nsenter(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except FileNotFoundError as exc:
         raise NotSupportedError(_NO_NSENTER) from exc

@@ -40,19 +40,21 @@ from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 from pyroute2.netlink.rtnl.ndmsg import ndmsg
+from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 __all__ = [
     "ACK", "APPEND", "CREATE", "Channel", "ECHO", "RTM_DELLINK", "RTM_DELNEIGH", "RTM_DELROUTE", "RTM_GETADDR",
-    "RTM_GETLINK", "RTM_GETNEIGH", "RTM_GETROUTE", "RTM_NEWADDR", "RTM_NEWLINK", "RTM_NEWNEIGH", "RTM_NEWROUTE",
-    "brport_learning_msg", "fdb_msg", "ifaddrmsg", "ifinfmsg", "link_attrs", "link_msg", "ndmsg", "neigh_msg",
-    "route_msg", "rtmsg",
+    "RTM_GETLINK", "RTM_GETNEIGH", "RTM_GETNSID", "RTM_GETROUTE", "RTM_NEWADDR", "RTM_NEWLINK", "RTM_NEWNEIGH",
+    "RTM_NEWROUTE", "brport_learning_msg", "fdb_msg", "ifaddrmsg", "ifinfmsg", "link_attrs", "link_msg",
+    "link_of_nsid_msg", "ndmsg", "neigh_msg", "nsid_of_fd_msg", "route_msg", "rtmsg",
 ]
 
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_GETADDR = 20, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
+RTM_GETNSID = 90
 
 #: request flags: a plain request (set, delete, get), a create that fails with EEXIST, an FDB append
 ACK = NLM_F_REQUEST | NLM_F_ACK
@@ -202,4 +204,21 @@ def brport_learning_msg(ifindex: int, learning: bool) -> Any:
         ("IFLA_INFO_SLAVE_KIND", "bridge"),
         ("IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_LEARNING", int(learning))]}),
     ]})]
+    return msg
+
+
+def nsid_of_fd_msg(fd: int) -> Any:
+    """An ``RTM_GETNSID`` request for the id (``NETNSA_NSID``) that the asking socket's namespace gives the namespace
+    open as ``fd``; the answer is -1 (``0xffffffff`` as pyroute2 decodes it) when it has given it none."""
+    msg = nsidmsg()
+    msg["attrs"] = [("NETNSA_FD", fd)]
+    return msg
+
+
+def link_of_nsid_msg(nsid: int, ifindex: int) -> Any:
+    """An ``RTM_GETLINK`` request for link ``ifindex`` of the namespace the asking socket's namespace calls ``nsid``
+    (``IFLA_TARGET_NETNSID``, which pyroute2 names ``IFLA_IF_NETNSID``): read without a socket in it."""
+    msg = ifinfmsg()
+    msg["index"] = ifindex
+    msg["attrs"] = [("IFLA_IF_NETNSID", nsid)]
     return msg

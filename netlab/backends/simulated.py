@@ -27,15 +27,16 @@ the same steps. Kernel details it mirrors:
   also drops its FDB and neighbour entries and destroys the macvlans on it and the VXLAN devices
   whose underlay device it is (in any namespace), as the kernel's netdevice notifiers do;
 * ``ApplyRuleset`` is one nft transaction over ``add table|chain|rule``, ``delete table``,
-  ``flush table|chain`` (any other command is ``EINVAL``); like the kernel backend, which
-  runs ``nft``, every failure of it is ``EINVAL``. Rule expressions are kept as given.
+  ``flush table|chain`` (:mod:`netlab.backends.simulated_nft`; any other command is ``EINVAL``);
+  like the kernel backend, which runs ``nft``, every failure of it is ``EINVAL``.
+* ``write_hosts`` keeps a namespace's hosts file with the namespace (it goes with it, and
+  :meth:`~SimulatedBackend.to_dict` persists it).
 
 Errors are :class:`~netlab.errors.BackendError` with the kernel's errno and the kernel
 backend's wording: ``"<step> in netns 'ns': <strerror> (<ERRNO>): <detail>"``.
 
-``exec`` runs no processes; it answers ``ip [-br] addr|link|route|neigh [show]`` (also
-``address``/``a``, ``l``, ``r``, ``neighbour``/``n``) and ``bridge fdb [show]`` from the simulated
-state, for teaching (``bridge fdb`` lists only the VXLAN entries that steps added).
+``exec`` runs no processes; it answers ``ip [-br] addr|link|route|neigh [show]``, ``bridge fdb``
+and ``getent hosts NAME...`` from the simulated state (:mod:`netlab.backends.simulated_exec`).
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ from netlab.backends import (
     SetUp,
     Snapshot,
     Step,
+    hostsfile,
 )
+from netlab.backends.hostsfile import HostsEntry
 from netlab.backends.nftjson import normalize_ruleset
+from netlab.backends.simulated_nft import NftError, apply_nft, listing, resulting_ruleset
 from netlab.errors import BackendError, InvalidRequestError, NotSupportedError
 
 __all__ = ["FORMAT", "LinkView", "NamespaceView", "SimulatedBackend", "resulting_ruleset"]
@@ -84,10 +88,6 @@ MIN_MTU, MAX_MTU, DEFAULT_MTU = 68, 65535, 1500
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0"}
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _SYSCTL = re.compile(r"^net(\.[A-Za-z0-9_-]+)+$")
-_NFT_OK = {("add", "table"), ("add", "chain"), ("add", "rule"), ("delete", "table"), ("flush", "table"),
-           ("flush", "chain")}
-_PRIO = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
-_BRIDGE_PRIO = {"dstnat": -300, "filter": -200, "out": 100, "srcnat": 300}
 
 
 class _Fail(Exception):
@@ -124,6 +124,7 @@ class _Netns:
     last_ifindex: int = 0
     fdb: list[tuple[str, str, str]] = field(default_factory=list)       # (vxlan ifname, mac, dst VTEP), as added
     neighbours: dict[tuple[str, str], str] = field(default_factory=dict)  # (ifname, ip) -> mac, as added
+    hosts: list[HostsEntry] = field(default_factory=list)   # the hosts file: (address, names), in order
 
     def connected(self, ifname: str | None = None) -> list[tuple[ipaddress.IPv4Network, str, str]]:
         """(subnet, device, source address) of every address on an up link (only ``ifname``'s if given)."""
@@ -240,87 +241,6 @@ def _mac(given: str | None, ns: str, name: str) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
-def _apply_nft(tables: list[dict[str, Any]], doc: Any) -> list[dict[str, Any]]:
-    """Apply an nft JSON document to a copy of ``tables`` (a transaction: nothing changes on error)."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
-        raise _Fail(errno.EINVAL, 'ruleset must be {"nftables": [...]}')
-    state = copy.deepcopy(tables)
-    for entry in doc["nftables"]:
-        if not isinstance(entry, dict) or len(entry) != 1:
-            raise _Fail(errno.EINVAL, f"malformed nft command {entry!r}")
-        ((verb, body),) = entry.items()
-        if verb == "metainfo":
-            continue
-        if verb in ("table", "chain", "rule"):      # a bare object means "add"
-            verb, body = "add", {verb: body}
-        if not isinstance(body, dict) or len(body) != 1:
-            raise _Fail(errno.EINVAL, f"unsupported nft command {verb!r}")
-        ((kind, obj),) = body.items()
-        if (verb, kind) not in _NFT_OK:
-            raise _Fail(errno.EINVAL, f"unsupported nft command '{verb} {kind}' (only add table/chain/rule, "
-                                      "delete table, flush table/chain)")
-        if not isinstance(obj, dict):
-            raise _Fail(errno.EINVAL, f"malformed nft {kind} {obj!r}")
-        _nft_one(state, verb, kind, {k: v for k, v in obj.items() if k != "handle"})
-    return state
-
-
-def _nft_one(state: list[dict[str, Any]], verb: str, kind: str, obj: dict[str, Any]) -> None:
-    key = "name" if kind == "table" else "table"
-    family, tname = obj.get("family"), obj.get(key)
-    if not isinstance(family, str) or not isinstance(tname, str):
-        raise _Fail(errno.EINVAL, f"nft {kind} needs 'family' and {key!r}: {obj!r}")
-    table = next((t for t in state if (t["table"]["family"], t["table"]["name"]) == (family, tname)), None)
-    if table is None and (verb, kind) != ("add", "table"):
-        raise _Fail(errno.ENOENT, f"no nft table {family} {tname}")
-    if kind == "table":
-        if verb == "add" and table is None:
-            state.append({"table": obj, "chains": []})
-        elif verb == "delete" and table is not None:
-            state.remove(table)
-        elif verb == "flush" and table is not None:
-            for chain in table["chains"]:
-                chain["rules"] = []
-        return
-    assert table is not None
-    cname = obj.get("name" if kind == "chain" else "chain")
-    chain = next((c for c in table["chains"] if c["chain"]["name"] == cname), None)
-    if (verb, kind) == ("add", "chain"):
-        if not isinstance(cname, str):
-            raise _Fail(errno.EINVAL, f"nft chain needs a 'name': {obj!r}")
-        if chain is None:
-            if "hook" in obj:     # nft lists base chains with a numeric priority and a policy
-                prio = obj.get("prio")
-                if isinstance(prio, str):
-                    prio = (_BRIDGE_PRIO if family == "bridge" else _PRIO).get(prio, prio)
-                obj = {**obj, "prio": prio, "policy": obj.get("policy", "accept")}
-            table["chains"].append({"chain": obj, "rules": []})
-    elif chain is None:
-        raise _Fail(errno.ENOENT, f"no nft chain {family} {tname} {cname}")
-    elif kind == "chain":
-        chain["rules"] = []
-    elif not isinstance(obj.get("expr"), list) or {"index", "position"} & obj.keys():
-        raise _Fail(errno.EINVAL, f"nft rule needs an 'expr' list and no position: {obj!r}")
-    else:
-        chain["rules"].append(obj)
-
-
-def _listing(tables: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Tables as ``nft -j list ruleset`` orders them: table, its chains, then its rules chain by chain."""
-    out: list[dict[str, Any]] = []
-    for table in tables:
-        out.append({"table": copy.deepcopy(table["table"])})
-        out += [{"chain": copy.deepcopy(c["chain"])} for c in table["chains"]]
-        out += [{"rule": copy.deepcopy(r)} for c in table["chains"] for r in c["rules"]]
-    return out or None
-
-
-def resulting_ruleset(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The normalised ruleset (as in :class:`NamespaceState`) after applying ``doc`` to an empty namespace."""
-    try:
-        return _listing(_apply_nft([], doc))
-    except _Fail as fail:
-        raise BackendError(f"nft: {os.strerror(fail.code)}: {fail.detail}", fail.code) from None
 
 
 class SimulatedBackend:
@@ -342,7 +262,8 @@ class SimulatedBackend:
                                           {dst: (gw, dev) for dst, gw, dev in data["routes"]}, dict(data["sysctls"]),
                                           copy.deepcopy(data["tables"]), int(data["last_ifindex"]),
                                           [(i, m, d) for i, m, d in data.get("fdb", [])],
-                                          {(i, ip): m for i, ip, m in data.get("neighbours", [])})
+                                          {(i, ip): m for i, ip, m in data.get("neighbours", [])},
+                                          [(str(a), tuple(map(str, names))) for a, names in data.get("hosts", [])])
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 raise InvalidRequestError(f"not a simulated-backend state: {exc}") from exc
 
@@ -357,6 +278,7 @@ class SimulatedBackend:
             "routes": [[dst, gw, dev] for dst, (gw, dev) in net.routes.items()],
             "sysctls": dict(net.sysctls), "tables": copy.deepcopy(net.tables), "last_ifindex": net.last_ifindex,
             "fdb": [list(e) for e in net.fdb], "neighbours": [[i, ip, m] for (i, ip), m in net.neighbours.items()],
+            "hosts": [[address, list(names)] for address, names in net.hosts],
         } for ns, net in sorted(self._ns.items())}}
 
     @classmethod
@@ -421,7 +343,7 @@ class SimulatedBackend:
                 addresses={(x.name, cidr) for x in net.links.values() for cidr in x.addresses},
                 routes={(dst, gw, dev) for dst, (gw, dev) in net.routes.items()},
                 sysctls={key: net.sysctls.get(key, DEFAULT_SYSCTLS.get(key, "")) for key in SNAPSHOT_SYSCTLS},
-                ruleset=normalize_ruleset(_listing(net.tables)),
+                ruleset=normalize_ruleset(listing(net.tables)),
                 fdb=set(net.fdb), neighbours={(i, ip, m) for (i, ip), m in net.neighbours.items()})
         return out
 
@@ -436,7 +358,7 @@ class SimulatedBackend:
                  for x in ordered}
         return NamespaceView(ns, MappingProxyType(links), frozenset((d, g, v) for d, (g, v) in net.routes.items()),
                              tuple((str(n), d, s) for n, d, s in net.connected()), MappingProxyType(dict(net.sysctls)),
-                             _listing(net.tables), tuple(net.fdb),
+                             listing(net.tables), tuple(net.fdb),
                              tuple((i, ip, m) for (i, ip), m in net.neighbours.items()),
                              tuple(k for k, y in self._all_links() if y.underlay is not None and y.underlay[0] == ns))
 
@@ -446,27 +368,16 @@ class SimulatedBackend:
                 for x in sorted(net.links.values(), key=lambda x: x.ifindex)]
 
     def exec(self, ns: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        """Answer ``ip [-br] addr|link|route|neigh [show]`` and ``bridge fdb [show]`` from the simulated state;
-        anything else is not supported."""
-        words = list(argv)
-        brief = words[:1] == ["ip"] and len(words) > 1 and words[1] in ("-br", "-brief")
-        rest = words[2 if brief else 1:]
-        what = {"a": "addr", "addr": "addr", "address": "addr", "l": "link", "link": "link", "r": "route",
-                "route": "route", "n": "neigh", "neigh": "neigh", "neighbour": "neigh", "neighbor": "neigh",
-                }.get(rest[0] if rest else "") if words[:1] == ["ip"] else None
-        if words[:2] == ["bridge", "fdb"]:
-            what = "fdb"
-        if what is None or rest[1:] not in ([], ["show"], ["list"]) or (brief and what == "neigh"):
-            raise NotSupportedError("the simulated backend runs no processes; use --backend kernel to run commands"
-                                    " (it only answers 'ip [-br] addr|link|route', 'ip neigh' and 'bridge fdb')")
-        net = self._get(ns, "exec")
-        if what == "neigh":
-            text = "".join(f"{ip} dev {dev} lladdr {mac} PERMANENT\n" for (dev, ip), mac in net.neighbours.items())
-        elif what == "fdb":
-            text = "".join(f"{mac} dev {dev} dst {dst} self permanent\n" for dev, mac, dst in net.fdb)
-        else:
-            text = self._render_routes(net) if what == "route" else self._render_links(net, what, brief)
-        return ExecResult(0, text, "")
+        """Answer ``ip [-br] addr|link|route|neigh [show]``, ``bridge fdb [show]`` and ``getent hosts NAME...`` from
+        the simulated state (:mod:`netlab.backends.simulated_exec`); anything else is not supported."""
+        from netlab.backends import simulated_exec  # it builds on this module, so it is imported here, not on top
+
+        return simulated_exec.run(self, ns, argv)
+
+    def write_hosts(self, ns: str, entries: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Replace the hosts file of ``ns`` (kept with the namespace, see :mod:`netlab.backends.hostsfile`)."""
+        checked = hostsfile.check_entries(entries)
+        self._get(ns, "write hosts file").hosts = checked
 
     def close(self) -> None:
         """Nothing to release."""
@@ -637,67 +548,6 @@ class SimulatedBackend:
     def _do_ApplyRuleset(self, step: ApplyRuleset) -> None:
         net = self._get(step.ns)
         try:
-            net.tables = _apply_nft(net.tables, step.ruleset)
-        except _Fail as fail:   # nft is a subprocess for the kernel backend: every failure of it reads as EINVAL
+            net.tables = apply_nft(net.tables, step.ruleset)
+        except NftError as fail:   # nft is a subprocess for the kernel backend: every failure of it reads as EINVAL
             raise _Fail(errno.EINVAL, f"nft: {os.strerror(fail.code)}: {fail.detail}") from None
-
-    # -- ip(8) look-alike output ---------------------------------------------------------------
-    def _carrier(self, net: _Netns, link: _Link) -> bool:
-        if not link.up:
-            return False
-        if link.kind == "veth":
-            peer = self._ns[link.peer[0]].links.get(link.peer[1]) if link.peer and link.peer[0] in self._ns else None
-            return peer is not None and peer.up
-        if link.kind == "bridge":
-            return any(self._carrier(net, p) for p in net.links.values() if p.master == link.name)
-        if link.parent is not None:   # a macvlan follows its lower device
-            lower_net = self._ns.get(link.parent[0])
-            lower = lower_net.links.get(link.parent[1]) if lower_net else None
-            return lower_net is not None and lower is not None and self._carrier(lower_net, lower)
-        return True
-
-    def _render_links(self, net: _Netns, what: str, brief: bool) -> str:
-        lines: list[str] = []
-        for link in sorted(net.links.values(), key=lambda x: x.ifindex):
-            carrier, loop = self._carrier(net, link), link.kind == "loopback"
-            state = ("UNKNOWN" if loop or link.kind == "vxlan" else "UP") if carrier else (
-                "LOWERLAYERDOWN" if link.up and link.kind in ("veth", "macvlan") else "DOWN")
-            flags = (["NO-CARRIER"] if link.up and not carrier else []) + (
-                ["LOOPBACK"] if loop else ["BROADCAST", "MULTICAST"]) + (["UP"] if link.up else []) + (
-                ["LOWER_UP"] if carrier else [])
-            shown, lower_key = link.name, link.peer or link.parent   # "name@peer" / "name@parent"
-            if lower_key is not None:
-                peer_net = self._ns.get(lower_key[0])
-                peer = peer_net.links.get(lower_key[1]) if peer_net else None
-                shown += f"@{lower_key[1]}" if peer_net is net else f"@if{peer.ifindex if peer else 0}"
-            if brief:
-                tail = " ".join(link.addresses) if what == "addr" else f"{link.mac} <{','.join(flags)}>"
-                lines.append(f"{shown:<16} {state:<14} {tail}".rstrip())
-                continue
-            master = f"master {link.master} " if link.master else ""
-            mode = "mode DEFAULT " if what == "link" else ""
-            lines.append(f"{link.ifindex}: {shown}: <{','.join(flags)}> mtu {link.mtu} qdisc "
-                         f"{'noqueue' if link.up else 'noop'} {master}state {state} {mode}group default qlen 1000")
-            other = f" link-netns {lower_key[0]}" if lower_key and self._ns.get(lower_key[0]) is not net else ""
-            lines.append(f"    link/{'loopback' if loop else 'ether'} {link.mac} brd "
-                         f"{'00:00:00:00:00:00' if loop else 'ff:ff:ff:ff:ff:ff'}{other}")
-            for cidr in link.addresses if what == "addr" else ():
-                iface = ipaddress.IPv4Interface(cidr)
-                brd = f" brd {iface.network.broadcast_address}" if iface.network.prefixlen < 31 else ""
-                scope = "host" if iface.ip.is_loopback else "global"
-                lines += [f"    inet {cidr}{brd} scope {scope} {link.name}",
-                          "       valid_lft forever preferred_lft forever"]
-        return "".join(line + "\n" for line in lines)
-
-    def _render_routes(self, net: _Netns) -> str:
-        rows: list[tuple[ipaddress.IPv4Network, str]] = []
-        for dst, (gw, dev) in net.routes.items():
-            via = f"via {gw} dev {dev}" if gw else f"dev {dev} scope link"
-            rows.append((ipaddress.IPv4Network("0.0.0.0/0" if dst == "default" else dst), f"{dst} {via}"))
-        for subnet, dev, src in net.connected():
-            if net.links[dev].kind == "loopback":
-                continue  # lo's 127.0.0.0/8 lives in the local table, which `ip route` does not show
-            down = "" if self._carrier(net, net.links[dev]) else " linkdown"
-            rows.append((subnet, f"{subnet} dev {dev} proto kernel scope link src {src}{down}"))
-        rows.sort(key=lambda row: (int(row[0].network_address), row[0].prefixlen))
-        return "".join(text + "\n" for _, text in rows)
