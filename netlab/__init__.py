@@ -13,6 +13,7 @@ from netlab.errors import (
     UnavailableError,
     ValidationError,
 )
+from netlab.labapi import Lab
 from netlab.model import Check, Endpoint, Host, Network, PortMapping, Sandbox, Topology, Underlay
 
 __version__ = "0.1.0"
@@ -24,6 +25,7 @@ __all__ = [
     "Endpoint",
     "Host",
     "InvalidRequestError",
+    "Lab",
     "NetlabError",
     "Network",
     "NotFoundError",

@@ -322,3 +322,8 @@ def exec_(lab: Annotated[str, typer.Argument(help="The lab's name.")],
 def main() -> None:
     """Entry point of the ``netlab`` command."""
     app()
+
+
+from netlab.cli_harness import register as _register_harness  # noqa: E402  (registers through `command` above)
+
+_register_harness(command)

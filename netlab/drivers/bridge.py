@@ -108,7 +108,9 @@ def host_rules(networks: Sequence[BridgeRules], ports: Sequence[PublishedPort]) 
     postrouting: list[nft.Rule] = []
     for pub in ports:
         proto, port = pub.port.protocol, pub.port
-        forward.append([nft.match("oifname", pub.bridge), nft.match("ip.daddr", pub.container_ip),
+        # from outside the bridge only, as libnetwork's `! -i br -o br ... -j ACCEPT`: ICC off still holds inside
+        forward.append([nft.match("iifname", pub.bridge, "!="), nft.match("oifname", pub.bridge),
+                        nft.match("ip.daddr", pub.container_ip),
                         nft.match(f"{proto}.dport", port.container_port), nft.accept()])
         prerouting.append([nft.match("ip.daddr", port.host_ip or pub.host_ip),
                            nft.match("iifname", pub.bridge, "!="),
