@@ -27,6 +27,10 @@ lint: setup
 
 unit: setup
 	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q scenarios --netlab-backend sim
+	@if [ "$$(id -u)" -eq 0 ]; then $(VENV)/bin/pytest -q scenarios --netlab-backend kernel; \
+	elif [ -n "$$CI" ]; then echo "CI must run the scenarios on the kernel backend (needs root)"; exit 1; \
+	else echo "note: not root, scenarios ran on the simulated backend only"; fi
 
 test: lint unit
 
