@@ -317,6 +317,10 @@ def plan_addresses(topo: Topology) -> tuple[Addressing, list[Problem]]:
             default_gateway=internet_address(topo) if on_wire and subnet == underlay else None)
         if config is not None:
             planned[net.name] = config
+            if on_wire:   # the next macvlan network on the same wire must not hand these out again
+                wire_addresses += [str(config.gateway)] + [str(addressed[(ep.sandbox, net.name)].ip.ip)
+                                                           for ep in endpoints[net.name]
+                                                           if (ep.sandbox, net.name) in addressed]
         if problem is not None:
             problems.append(problem)
     return Addressing(planned, dict(sorted(addressed.items()))), sorted(problems)

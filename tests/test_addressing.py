@@ -675,3 +675,20 @@ class TestMacvlanOnTheUnderlay:
         addresses = {str(plan.address_of(f"c{i}", "mv").ip.ip) for i in range(5)}
         assert "192.0.2.11" not in addresses and len(addresses) == 5 and problems == []
 
+
+
+def test_two_macvlan_networks_on_one_wire_never_share_an_address() -> None:
+    topo = Topology("wire")
+    for host in ("h1", "h2"):
+        topo.add_host(host)
+    topo.add_network("wire1", driver="macvlan", host="h1")
+    topo.add_network("wire2", driver="macvlan", host="h2")
+    for i in range(5):
+        topo.add_sandbox(f"a{i}", host="h1")
+        topo.connect(f"a{i}", "wire1")
+        topo.add_sandbox(f"b{i}", host="h2")
+        topo.connect(f"b{i}", "wire2")
+    addressing = allocate(topo)
+    ips = [str(addr.ip.ip) for addr in addressing.endpoints.values()]
+    assert len(ips) == 10 and len(set(ips)) == 10
+    assert not set(ips) & {"192.0.2.1", "192.0.2.11", "192.0.2.12"}
