@@ -51,7 +51,7 @@ from netlab.drivers import (
     get_driver,
 )
 from netlab.drivers.bridge import BridgeRules, PublishedPort, host_rules
-from netlab.drivers.overlay import VXLAN_OVERHEAD, OverlayDriver, assign_vnis
+from netlab.drivers.overlay import VXLAN_OVERHEAD, OverlayDriver, assign_vnis, bridge_netfilter_off
 from netlab.loading import from_dict
 from netlab.model import Network, Topology
 from netlab.underlay import host_addresses, internet_address
@@ -110,8 +110,9 @@ def _fabric(lab: str, topo: Topology, hosts: Mapping[str, str]) -> list[LabObjec
     inet_ip = internet_address(topo)
     objects = [
         LabObject("ns/underlay", "underlay", {"mtu": topo.underlay.mtu},
-                  (CreateNamespace(underlay), CreateBridge(underlay, UNDERLAY_BRIDGE, topo.underlay.mtu,
-                                                           naming.derived_mac(underlay, UNDERLAY_BRIDGE))),
+                  (CreateNamespace(underlay), *bridge_netfilter_off(underlay),
+                   CreateBridge(underlay, UNDERLAY_BRIDGE, topo.underlay.mtu,
+                                naming.derived_mac(underlay, UNDERLAY_BRIDGE))),
                   (DeleteNamespace(underlay),), (underlay,), owns_namespace=True),
     ]
     if topo.underlay.internet:

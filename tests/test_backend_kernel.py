@@ -340,6 +340,21 @@ def test_errors_carry_the_kernel_errno(lab: Lab) -> None:
 
 
 @pytest.mark.kernel
+def test_optional_sysctl_is_skipped_only_when_the_key_is_missing(lab: Lab) -> None:
+    host, _, _, steps = two_sandboxes(lab)
+    lab.backend.apply([*steps, SetSysctl(host, "net.ipv4.nl_no_such_key", "1", optional=True),
+                       SetSysctl(host, "net.ipv4.ip_forward", "1", optional=True)])
+    forward = subprocess.run(["ip", "netns", "exec", host, "cat", "/proc/sys/net/ipv4/ip_forward"],
+                             capture_output=True, text=True, check=True).stdout
+    assert forward.strip() == "1"
+    assert errno_of(lambda: lab.backend.apply([SetSysctl(host, "net.ipv4.ip_forward", "yes", optional=True)])) \
+        == errno.EINVAL
+    missing = f"{host}-missing"
+    assert errno_of(lambda: lab.backend.apply([SetSysctl(missing, "net.ipv4.nl_no_such_key", "1",
+                                                         optional=True)])) == errno.ENOENT
+
+
+@pytest.mark.kernel
 def test_ruleset_drops_between_bridges_and_reads_back(lab: Lab) -> None:
     """A drop rule between two bridges of a router namespace stops a ping; the snapshot shows the ruleset."""
     router, a, b = lab.ns("router"), lab.ns("a"), lab.ns("b")

@@ -76,6 +76,27 @@ def test_mtu_is_underlay_minus_50(deploy: Deploy) -> None:
     assert not ping(sbx(topo, "web1"), "10.10.10.4", extra=("-M", "do", "-s", str(payload + 1)))
 
 
+def _bridge_netfilter(ns: str) -> str:
+    """``net.bridge.bridge-nf-call-iptables`` in ``ns`` ("" when br_netfilter is not loaded)."""
+    path = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+    out = subprocess.run(["nsenter", f"--net=/run/netns/{ns}", "cat", str(path)], capture_output=True, text=True,
+                         check=False)
+    return out.stdout.strip()
+
+
+def test_bridge_netfilter_is_off_only_where_no_rules_live(deploy: Deploy) -> None:
+    topo = demo()
+    deploy(topo)
+    overlay_ns = [ns for ns in lab_namespaces(topo.name) if ns.startswith(f"nl-{topo.name}-o-")]
+    hosts = [ns for ns in lab_namespaces(topo.name) if ns.startswith(f"nl-{topo.name}-h-")]
+    assert overlay_ns and hosts
+    if _bridge_netfilter(hosts[0]) == "":
+        pytest.skip("br_netfilter is not loaded: bridged frames pass no IP hooks anywhere")
+    assert {_bridge_netfilter(ns) for ns in [*overlay_ns, f"nl-{topo.name}-underlay"]} == {"0"}
+    assert {_bridge_netfilter(ns) for ns in hosts} == {"1"}   # host bridges keep their ICC / isolation rules
+    assert ping(sbx(topo, "web1"), "10.10.10.4")
+
+
 def test_container_moved_to_another_host_peers_follow(deploy: Deploy) -> None:
     text = ("hosts: [h1, h2, h3]\nnetworks:\n  ov: {driver: overlay, subnet: 10.68.0.0/24}\n"
             "containers:\n  a: {host: h1, networks: [ov]}\n  b: {host: h2, networks: [ov]}\n"

@@ -231,11 +231,17 @@ class DeleteRoute:
 
 @dataclass(frozen=True, slots=True)
 class SetSysctl:
-    """Set a per-namespace sysctl in ``ns``, e.g. ``("net.ipv4.ip_forward", "1")``."""
+    """Set a per-namespace sysctl in ``ns``, e.g. ``("net.ipv4.ip_forward", "1")``.
+
+    ``optional``: a key this kernel does not have is skipped instead of failing (``ENOENT``), for keys that
+    only exist with a feature loaded (``net.bridge.bridge-nf-call-*`` needs ``br_netfilter``: without it
+    bridged traffic passes no IP hooks, which is what setting them to 0 asks for).
+    """
 
     ns: str
     key: str
     value: str
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -264,6 +264,9 @@ class KernelBackend(NetlinkSteps):
                     _netns.write_sysctl(step.ns, step.key, step.value)
                 except ValueError as exc:
                     raise fail(f"{desc} ({exc})", step.ns, errno.EINVAL) from exc
+                except FileNotFoundError:
+                    if not step.optional:
+                        raise fail(desc, step.ns, errno.ENOENT) from None
                 except OSError as exc:
                     raise fail(desc, step.ns, exc.errno) from exc
             case ApplyRuleset():
