@@ -93,8 +93,8 @@ def plot_matrix(labels: Sequence[str], observed: Sequence[Sequence[bool]],
     cells = [[to_rgb(MATRIX_COLORS[(bool(observed[i][j]), bool(observed[i][j]) == bool(want[i][j]))])
               for j in range(n)] for i in range(n)]
     size = min(max(4.0, 0.28 * n + 2.5), 14.0)
-    fig = _figure(size + 1.2, size)
-    ax = fig.add_axes((0.16, 0.14, 0.62, 0.74))
+    fig = _figure(size + 2.0, size)
+    ax = fig.add_axes((0.14, 0.14, 0.58, 0.72))
     ax.imshow(cells if n else [[to_rgb("white")]], interpolation="nearest", aspect="equal")
     pairs = n * (n - 1)
     wrong = sum(bool(observed[i][j]) != bool(want[i][j]) for i in range(n) for j in range(n) if i != j)
@@ -121,7 +121,7 @@ def plot_matrix(labels: Sequence[str], observed: Sequence[Sequence[bool]],
     if expected is not None:
         legend += [Patch(color=MATRIX_COLORS[(True, False)], label="reachable, model: no"),
                    Patch(color=MATRIX_COLORS[(False, False)], label="no answer, model: yes")]
-    fig.legend(handles=legend, loc="upper right", fontsize=7, frameon=False)
+    fig.legend(handles=legend, loc="center left", bbox_to_anchor=(0.74, 0.5), fontsize=7, frameon=False)
     return fig
 
 
