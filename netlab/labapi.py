@@ -200,6 +200,15 @@ class Lab:
             self.backend.close()
             self.store.close()
 
+    def refresh(self) -> None:
+        """Catch up after the lab changed through :attr:`controller` (``lab.controller.join(...)``): forget the
+        cached view and probers (the next question takes a new snapshot) and rewrite the hosts files."""
+        self._view = None
+        self._prober = None
+        self._walker = None
+        write_hosts(self.view, self.backend)
+        save_backend(self.backend, self.store)
+
     # -- what is deployed -----------------------------------------------------------------------
     @property
     def name(self) -> str:

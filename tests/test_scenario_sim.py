@@ -143,3 +143,17 @@ def test_a_deploy_that_fails_half_way_leaves_nothing(tmp_path: Path, monkeypatch
         assert [ns for ns in backend.namespaces() if ns.startswith("nl-half-")] == []
     finally:
         store.close()
+
+
+def test_refresh_sees_a_container_moved_through_the_controller(tmp_path: Path) -> None:
+    text = ("name: mover\nhosts: [h1, h2]\nnetworks:\n  ov: {driver: overlay, subnet: 10.88.0.0/24}\n"
+            "containers:\n  a: {host: h1, networks: [ov]}\n  b: {host: h2, networks: [ov]}\n")
+    with netlab.Lab.up(load_text(text), state_dir=tmp_path) as lab:
+        assert lab.ping("a", "b")
+        lab.controller.new_sandbox("c", host="h2")
+        lab.controller.join("c", "ov")
+        with pytest.raises(NotFoundError):
+            lab.ping("a", "c")              # the cached view does not know c yet
+        lab.refresh()
+        assert lab.ping("a", "c") and lab.ping("c", "a")
+        assert lab.exec("a", ["getent", "hosts", "c"]).returncode == 0
