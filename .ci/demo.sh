@@ -19,6 +19,8 @@ if [ "$(id -u)" -ne 0 ]; then
     trap '$NETLAB down $LAB' EXIT
     $NETLAB status "$LAB"
     $NETLAB exec "$LAB" c1 -- ip -br addr
+    $NETLAB test "$SCENARIO" --backend sim --plot "$OUT/matrix.png"
+    $NETLAB trace "$LAB" c1 c2
     exit 0
 fi
 
@@ -40,4 +42,8 @@ check "1422-byte ping with DF fits the 1450 overlay MTU"    0 $NETLAB exec $LAB 
 check "1423-byte ping with DF does not"                     1 $NETLAB exec $LAB c1 -- ping -c1 -W1 -M do -s 1423 10.0.9.3
 check "c1 reaches the internet through docker_gwbridge"     0 $NETLAB exec $LAB c1 -- ping -c1 -W1 192.0.2.1
 echo "$failures check(s) failed"
+echo "the scenario's own expectations, with real traffic (heatmap in $OUT/matrix.png):"
+$NETLAB test "$SCENARIO" --backend kernel --plot "$OUT/matrix.png" || failures=$((failures + 1))
+echo "why c1 reaches c2, hop by hop (the packet walk over the real lab's snapshot):"
+$NETLAB trace "$LAB" c1 c2 --backend kernel
 exit "$failures"
