@@ -54,6 +54,11 @@ class MatrixResult:
     expected: list[list[bool | None]]
     observed: list[list[bool]] = field(default_factory=list)
 
+    def _repr_html_(self) -> str:
+        from netlab.reprs import matrix_html
+
+        return matrix_html(self)
+
     def disagreements(self) -> list[tuple[str, Column, bool, bool]]:
         """(row, column, expected, observed) wherever the two differ (shared namespaces skipped)."""
         return [(src, col, want, got)

@@ -176,6 +176,11 @@ class Lab:
             raise
         return twin
 
+    def _repr_html_(self) -> str:
+        from netlab.reprs import lab_html
+
+        return lab_html(self)
+
     def __enter__(self) -> Lab:
         return self
 

@@ -96,6 +96,11 @@ class Trace:
         """The request was delivered and its answer came back to ``src``."""
         return self.delivered and self.reply is not None and self.reply.delivered
 
+    def _repr_html_(self) -> str:
+        from netlab.reprs import trace_html
+
+        return trace_html(self)
+
     def explain(self) -> str:
         """The hops, one a line, then the verdict: where it was delivered, or where and why it was dropped."""
         lines = [f"{self.src} -> {self.dst}  {self.probe.describe()}"]
