@@ -33,7 +33,7 @@ from typing import Any
 
 from netlab.errors import InvalidRequestError, NotFoundError
 from netlab.harness_matrix import MatrixResult, expected_matrix
-from netlab.harness_model import LabView
+from netlab.harness_model import DeployedLab
 from netlab.model import Check
 from netlab.probes import Listener, Prober
 
@@ -78,7 +78,7 @@ def _verdict(params: Any) -> bool:
     return bool(params.get("expect", "pass") != "fail")
 
 
-def _ping(view: LabView, prober: Prober, check: Check) -> Outcome:
+def _ping(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     p = check.params
     src = view.sandbox(p["from"])
     target = view.target(src, str(p["to"]), p.get("network"))
@@ -95,7 +95,7 @@ def _with_reason(detail: str, reason: str) -> str:
     return f"{detail}\n{reason}" if reason else detail
 
 
-def _connect(view: LabView, prober: Prober, check: Check) -> Outcome:
+def _connect(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     p = check.params
     src = view.sandbox(p["from"])
     target = view.target(src, str(p["to"]))
@@ -111,7 +111,7 @@ def _connect(view: LabView, prober: Prober, check: Check) -> Outcome:
     return Outcome(words[want], words[got], got == want, detail)
 
 
-def _names(view: LabView, prober: Prober, check: Check) -> Outcome:
+def _names(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     src = view.sandbox(check.params["from"])
     wanted = {str(name): view.expected_address(src, str(name)) for name in check.params["names"]}
     got = {name: prober.resolve(view.sandbox_ns(src), name) for name in wanted}
@@ -122,7 +122,7 @@ def _names(view: LabView, prober: Prober, check: Check) -> Outcome:
     return Outcome(expected, observed, not unknown and got == wanted, detail)
 
 
-def _mtu(view: LabView, prober: Prober, check: Check) -> Outcome:
+def _mtu(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     p = check.params
     src = view.sandbox(p["from"])
     target = view.target(src, str(p["to"]))
@@ -131,7 +131,7 @@ def _mtu(view: LabView, prober: Prober, check: Check) -> Outcome:
                    f"{src} -> {target.label}, DF set")
 
 
-def _external(view: LabView, prober: Prober, check: Check) -> Outcome:
+def _external(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     src = view.sandbox(check.params["from"])
     if view.internet_ip is None:
         raise InvalidRequestError(f"external check at {check.path}: lab {view.lab!r} has no internet namespace "
@@ -145,7 +145,7 @@ def _external(view: LabView, prober: Prober, check: Check) -> Outcome:
     return Outcome(words[want], words[got], got == want, detail)
 
 
-def _publisher(view: LabView, host: str, port: int, proto: str) -> Listener | None:
+def _publisher(view: DeployedLab, host: str, port: int, proto: str) -> Listener | None:
     """The harness's server for a published port: in the container publishing ``port/proto`` on ``host``."""
     for sbx in view.topo.sandboxes_on(host):
         for mapping in sbx.ports:
@@ -154,7 +154,7 @@ def _publisher(view: LabView, host: str, port: int, proto: str) -> Listener | No
     return None
 
 
-def _published(view: LabView, prober: Prober, check: Check) -> Outcome:
+def _published(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     p = check.params
     host, port, proto = str(p["host"]), int(p["port"]), str(p.get("protocol", "tcp"))
     origin = str(p.get("from", "internet"))
@@ -178,7 +178,7 @@ def _published(view: LabView, prober: Prober, check: Check) -> Outcome:
     return Outcome(words[want], words[got], got == want, detail)
 
 
-def _reachability(view: LabView, prober: Prober, check: Check) -> Outcome:
+def _reachability(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     result = expected_matrix(view)
     namespaces = [view.sandbox_ns(name) for name in result.sources]
     result.observed = prober.matrix(namespaces, [(view.sandbox_ns(c.sandbox), c.ip) for c in result.columns])
@@ -190,13 +190,13 @@ def _reachability(view: LabView, prober: Prober, check: Check) -> Outcome:
     return Outcome(f"{result.pairs} pairs as the model implies", observed, not wrong, "\n".join(lines), result)
 
 
-_KINDS: dict[str, Callable[[LabView, Prober, Check], Outcome]] = {
+_KINDS: dict[str, Callable[[DeployedLab, Prober, Check], Outcome]] = {
     "reach": _ping, "isolated": _ping, "tcp": _connect, "udp": _connect, "names": _names, "mtu": _mtu,
     "external": _external, "published": _published, "reachability": _reachability,
 }
 
 
-def evaluate(view: LabView, prober: Prober, check: Check) -> Outcome:
+def evaluate(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     """Run one check against a deployed lab; raises NetlabError when it cannot be run."""
     run = _KINDS.get(check.kind)
     if run is None:

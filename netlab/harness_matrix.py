@@ -1,7 +1,7 @@
 """The reachability the model implies: which sandbox answers a ping from which, per address.
 
 Rows are sandboxes, columns every address a sandbox answers on
-(:meth:`netlab.harness_model.LabView.columns`: its endpoints, gateway-bridge
+(:meth:`netlab.harness_model.DeployedLab.columns`: its endpoints, gateway-bridge
 endpoints included, or its host's address for the ``host`` driver). An entry
 is None where the row and the column's sandbox share a namespace (a sandbox
 and itself). The rules, Docker's semantics as netlab deploys them:
@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from netlab.drivers import ICC_OPTION, MASQUERADE_OPTION
-from netlab.harness_model import Column, LabView
+from netlab.harness_model import Column, DeployedLab
 from netlab.lab import gateway_endpoint
 from netlab.model import Network
 
@@ -90,7 +90,7 @@ def _option(net: Network, key: str) -> bool:
     return net.options.get(key, "true").lower() == "true"
 
 
-def _connects(view: LabView, net: Network, a: str, b: str) -> bool:
+def _connects(view: DeployedLab, net: Network, a: str, b: str) -> bool:
     if net.driver == "bridge":
         return _option(net, ICC_OPTION)
     if net.driver == "overlay":
@@ -100,7 +100,7 @@ def _connects(view: LabView, net: Network, a: str, b: str) -> bool:
     return False
 
 
-def _on_underlay_from(view: LabView, host: str, col: Column, *, as_macvlan: Network | None) -> bool:
+def _on_underlay_from(view: DeployedLab, host: str, col: Column, *, as_macvlan: Network | None) -> bool:
     """Whether something on ``host``'s wire (the host itself, or a macvlan child when ``as_macvlan``) reaches
     ``col``, an address on the underlay (a host's, or a macvlan container's)."""
     there = view.host_of(col.sandbox)
@@ -112,11 +112,11 @@ def _on_underlay_from(view: LabView, host: str, col: Column, *, as_macvlan: Netw
     return there != host
 
 
-def _underlay_column(view: LabView, col: Column) -> bool:
+def _underlay_column(view: DeployedLab, col: Column) -> bool:
     return col.network == "host" or view.topo.network(col.network).driver == "macvlan"
 
 
-def model_reaches(view: LabView, src: str, col: Column) -> bool | None:
+def model_reaches(view: DeployedLab, src: str, col: Column) -> bool | None:
     """Whether a ping from sandbox ``src`` to ``col`` is answered by ``col.sandbox`` (None: same namespace)."""
     if view.sandbox_ns(src) == view.sandbox_ns(col.sandbox):
         return None
@@ -148,7 +148,7 @@ def model_reaches(view: LabView, src: str, col: Column) -> bool | None:
     return _option(via, MASQUERADE_OPTION) and _on_underlay_from(view, here, col, as_macvlan=None)
 
 
-def expected_matrix(view: LabView) -> MatrixResult:
+def expected_matrix(view: DeployedLab) -> MatrixResult:
     """Rows: every placed sandbox; columns: every address of every sandbox; entries: :func:`model_reaches`."""
     sources = view.sandboxes
     columns = [col for name in sources for col in view.columns(name)]

@@ -1,15 +1,15 @@
 """The harness's view of a deployed lab: which namespace is whose, which address a name means.
 
-:class:`LabView` is pure data (no backend): the deployable topology (with
+:class:`DeployedLab` is pure data (no backend): the deployable topology (with
 libnetwork's gateway bridges, :func:`netlab.lab.with_gateway_bridges`), its
 addressing, and the lab's name, from which every namespace name follows
 (:mod:`netlab.naming`). It answers:
 
-* where a sandbox's processes run (:meth:`LabView.sandbox_ns`; a sandbox on the
+* where a sandbox's processes run (:meth:`DeployedLab.sandbox_ns`; a sandbox on the
   ``host`` driver shares its host's namespace);
-* which address a check's ``to`` means (:meth:`LabView.target`);
-* the hosts file the harness writes in each sandbox (:meth:`LabView.hosts_entries`)
-  and what a name should resolve to there (:meth:`LabView.expected_address`).
+* which address a check's ``to`` means (:meth:`DeployedLab.target`);
+* the hosts file the harness writes in each sandbox (:meth:`DeployedLab.hosts_entries`)
+  and what a name should resolve to there (:meth:`DeployedLab.expected_address`).
 
 Names as Docker's embedded DNS sees them: a container sees the names and
 aliases of the other containers on each of its networks (aliases only on the
@@ -31,7 +31,7 @@ from netlab.lab import GATEWAY_BRIDGE, with_gateway_bridges
 from netlab.model import Network, Topology
 from netlab.underlay import host_addresses, internet_address
 
-__all__ = ["Column", "LabView", "Target", "addressing_from_dict"]
+__all__ = ["Column", "DeployedLab", "Target", "addressing_from_dict"]
 
 DEFAULT_BRIDGE_OPTION = "com.docker.network.bridge.default_bridge"
 
@@ -81,7 +81,7 @@ def has_names(network: Network) -> bool:
     return not is_gateway_bridge(network) and network.options.get(DEFAULT_BRIDGE_OPTION, "false") != "true"
 
 
-class LabView:
+class DeployedLab:
     """A deployed lab as the harness sees it (see the module docstring)."""
 
     def __init__(self, lab: str, topo: Topology, addressing: Addressing) -> None:

@@ -27,7 +27,7 @@ from netlab.backends import ExecResult
 from netlab.controller import Controller
 from netlab.errors import ConflictError, InvalidRequestError, NotFoundError
 from netlab.harness_matrix import MatrixResult, expected_matrix
-from netlab.harness_model import LabView, Target, addressing_from_dict
+from netlab.harness_model import DeployedLab, Target, addressing_from_dict
 from netlab.loading import from_dict
 from netlab.model import Check, Topology
 from netlab.probes import Prober, WalkProber
@@ -100,7 +100,7 @@ class Lab:
         self.keep = keep
         #: the lab was already deployed before :meth:`up` (reconciled, not created)
         self.was_deployed = was_deployed
-        self._view: LabView | None = None
+        self._view: DeployedLab | None = None
         self._prober: Prober | None = None
         self._walker: WalkProber | None = None
         self._closed = False
@@ -220,13 +220,13 @@ class Lab:
         return self.controller.lab
 
     @property
-    def view(self) -> LabView:
+    def view(self) -> DeployedLab:
         """The harness's view of the lab as deployed (namespaces, addresses, names)."""
         if self._view is None:
             info = self.store.lab(self.name)
             if info is None or not info.get("model"):
                 raise NotFoundError(f"lab {self.name!r} is not deployed")
-            self._view = LabView(self.name, from_dict(info["model"]), addressing_from_dict(info["addressing"]))
+            self._view = DeployedLab(self.name, from_dict(info["model"]), addressing_from_dict(info["addressing"]))
         return self._view
 
     @property

@@ -21,7 +21,7 @@ from netlab.backends import Backend
 from netlab.checks import describe, evaluate
 from netlab.errors import NetlabError
 from netlab.harness_matrix import MatrixResult
-from netlab.harness_model import LabView
+from netlab.harness_model import DeployedLab
 from netlab.model import Check
 from netlab.probes import Prober, WalkProber
 
@@ -77,7 +77,7 @@ class Report:
         return next((r.matrix for r in self.results if r.matrix is not None), None)
 
 
-def run_check(view: LabView, prober: Prober, check: Check) -> CheckResult:
+def run_check(view: DeployedLab, prober: Prober, check: Check) -> CheckResult:
     """Evaluate one check and time it; a check that cannot be run is a failed result (``observed`` = error)."""
     start = time.perf_counter()
     try:
@@ -92,7 +92,7 @@ def run_check(view: LabView, prober: Prober, check: Check) -> CheckResult:
                        outcome.matrix)
 
 
-def run_checks(view: LabView, prober: Prober, checks: Sequence[Check], backend: str,
+def run_checks(view: DeployedLab, prober: Prober, checks: Sequence[Check], backend: str,
                progress: Progress = _quiet) -> Report:
     """Run ``checks`` in order; ``progress`` is told before each check and after the last."""
     report = Report(view.lab, backend, prober.name)
@@ -103,8 +103,8 @@ def run_checks(view: LabView, prober: Prober, checks: Sequence[Check], backend: 
     return report
 
 
-def write_hosts(view: LabView, backend: Backend) -> int:
-    """Write each sandbox's hosts file (:meth:`LabView.hosts_entries`); returns how many were written.
+def write_hosts(view: DeployedLab, backend: Backend) -> int:
+    """Write each sandbox's hosts file (:meth:`DeployedLab.hosts_entries`); returns how many were written.
 
     Sandboxes on the ``host`` driver share their host's namespace and have no
     named networks: nothing is written for them.

@@ -10,7 +10,7 @@ from netlab.addressing import allocate
 from netlab.checks import describe, evaluate
 from netlab.errors import InvalidRequestError, NotFoundError
 from netlab.harness_matrix import expected_matrix
-from netlab.harness_model import LabView, addressing_from_dict
+from netlab.harness_model import DeployedLab, addressing_from_dict
 from netlab.lab import with_gateway_bridges
 from netlab.loading import load_text
 from netlab.model import Check
@@ -66,13 +66,13 @@ RICH_REACHES = {
 }
 
 
-def view_of(text: str, lab: str = "t") -> LabView:
+def view_of(text: str, lab: str = "t") -> DeployedLab:
     topo = load_text(text)
     deployable = with_gateway_bridges(topo)
-    return LabView(lab, topo, allocate(deployable))
+    return DeployedLab(lab, topo, allocate(deployable))
 
 
-def reaches(view: LabView) -> dict[str, set[str]]:
+def reaches(view: DeployedLab) -> dict[str, set[str]]:
     result = expected_matrix(view)
     return {src: {f"{col.sandbox}@{col.network}" for col, want in zip(result.columns, row, strict=True) if want}
             for src, row in zip(result.sources, result.expected, strict=True)}
