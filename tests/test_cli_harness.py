@@ -89,7 +89,9 @@ def test_keep_leaves_the_lab_for_trace_and_status(tmp_path: Path, state: Path) -
     assert code == 0, out
     assert "trace app -> web 80/tcp in lab harness" in out
     code, out, _ = invoke("trace", "harness", "q1", "q2")
-    assert code == 1 and "drop" in out.lower()
+    assert code == 1 and 'rule: iifname "br-quiet" oifname "br-quiet" drop' in out   # ICC off, by its rule
+    code, out, _ = invoke("trace", "harness", "app", "q1")
+    assert code == 1 and "rule: policy drop" in out and "forward" in out            # isolation: the policy
     code, out, _ = invoke("trace", "harness", "o2", "internet")
     assert code == 0
     code, _, _ = invoke("down", "harness")
@@ -161,6 +163,8 @@ def test_on_the_kernel(tmp_path: Path, state: Path, kernel_ok: None) -> None:
     assert code == 0 and "walked on kernel" in out
     code, out, _ = invoke("trace", name, "q1", "q2", "--backend", "sim")
     assert code == 1 and "walked on sim (a simulated copy of the lab)" in out and "DROPPED" in out
+    code, out, _ = invoke("trace", name, "q1", "q2", "--backend", "kernel")   # the real lab's own rules
+    assert code == 1 and "walked on kernel" in out and 'rule: iifname "br-quiet" oifname "br-quiet" drop' in out
     assert lab_namespaces(name)  # kept
     code, _, _ = invoke("down", name)
     assert code == 0 and lab_namespaces(name) == [] and deployed_labs() == []
