@@ -94,8 +94,8 @@ from netlab.widgets_editor_panels import (
     NetworkAdder,
     Section,
     problems_html,
-    status_html,
 )
+from netlab.widgets_front import WidgetFront
 
 try:
     import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -112,7 +112,7 @@ _KIND_ALIASES = {"sandbox": "container"}
 DRAWING_DPI = 110
 
 
-class TopologyEditor:
+class TopologyEditor(WidgetFront):
     """Edit a :class:`~netlab.model.Topology` in a notebook; problems and drawing follow every edit.
 
     Parameters
@@ -161,21 +161,6 @@ class TopologyEditor:
     def problems(self) -> list[Problem]:
         """The problems of the topology as it is now."""
         return list(self._problems)
-
-    @property
-    def status(self) -> str:
-        """What the last edit did, or why it was refused."""
-        return self._status
-
-    @property
-    def status_is_error(self) -> bool:
-        """Whether :attr:`status` says why the last edit was refused."""
-        return self._error
-
-    @property
-    def widget(self) -> Any:
-        """The root ipywidgets box (``netlab-editor``)."""
-        return self._root
 
     @property
     def syncing(self) -> bool:
@@ -360,10 +345,6 @@ class TopologyEditor:
         figure.savefig(buffer, format="png", dpi=DRAWING_DPI)
         return buffer.getvalue()
 
-    def _set_status(self, message: str, error: bool) -> None:
-        self._status, self._error = message, error
-        self._status_line.value = status_html(message, error)
-
     @contextmanager
     def _quiet(self) -> Iterator[None]:
         self._syncing += 1
@@ -379,14 +360,6 @@ class TopologyEditor:
         return kind
 
     # -- display -----------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self._root._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self._root)  # type: ignore[no-untyped-call]
-
     def __repr__(self) -> str:
         return f"<TopologyEditor of {self._topo!r}: {len(self._problems)} problems>"
 

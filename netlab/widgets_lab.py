@@ -75,13 +75,14 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from netlab.errors import NetlabError, NotSupportedError
 from netlab.labapi import Lab
 from netlab.model import Topology
 from netlab.reprs import lab_status_html, trace_verdict
 from netlab.widgets_editor_panels import status_html
+from netlab.widgets_front import WidgetFront
 from netlab.widgets_lab_panels import STYLE, DeployBar, ReachPanel, TracePanel, heading
 from netlab.widgets_lab_session import LabSession, kernel_unavailable
 
@@ -104,7 +105,7 @@ _NOT_DEPLOYED = '<span class="netlab-empty">not deployed</span>'
 _PING_WORDS = ("", "ping", "icmp")
 
 
-class LabView:
+class LabView(WidgetFront):
     """Deploy, inspect and trace a lab in a notebook (see the module docstring).
 
     Parameters
@@ -151,11 +152,6 @@ class LabView:
 
     # -- state -------------------------------------------------------------------------------
     @property
-    def widget(self) -> Any:
-        """The root ipywidgets box (``netlab-labview``)."""
-        return self._root
-
-    @property
     def lab(self) -> Lab | None:
         """The handle on the deployed lab (None when it is not deployed); use it through :meth:`call`."""
         return self._session.lab
@@ -179,15 +175,6 @@ class LabView:
     def kernel_unavailable(self) -> str | None:
         """Why the kernel backend cannot run here (None: it can)."""
         return self._session.kernel_reason
-
-    @property
-    def status(self) -> str:
-        """What the last action did, or why it failed."""
-        return self._status
-
-    @property
-    def status_is_error(self) -> bool:
-        return self._error
 
     @property
     def last_matrix(self) -> MatrixResult | None:
@@ -411,19 +398,7 @@ class LabView:
         self._set_status(message, error=True)
         return False
 
-    def _set_status(self, message: str, error: bool) -> None:
-        self._status, self._error = message, error
-        self._status_line.value = status_html(message, error)
-
     # -- display -------------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self._root._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self._root)  # type: ignore[no-untyped-call]
-
     def __repr__(self) -> str:
         state = f"deployed on {self.backend}" if self.lab is not None else "not deployed"
         return f"<LabView of lab {self.name!r}: {state}>"

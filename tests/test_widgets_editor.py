@@ -12,22 +12,7 @@ from netlab.errors import InvalidRequestError
 from netlab.widgets import TopologyEditor
 from netlab.widgets_editor_edits import locate_problem, parse_options
 from netlab.widgets_editor_panels import FAULT_SIGN
-
-
-def by_class(root: Any, css: str) -> list[Any]:
-    found, stack = [], [root]
-    while stack:
-        widget = stack.pop()
-        if css in getattr(widget, "_dom_classes", ()):
-            found.append(widget)
-        stack.extend(reversed(getattr(widget, "children", ())))
-    return found
-
-
-def one(editor: TopologyEditor, css: str) -> Any:
-    found = by_class(editor.widget, css)
-    assert len(found) == 1, f"{len(found)} widgets with class {css}"
-    return found[0]
+from tests.widget_helpers import by_class, one
 
 
 def labels(editor: TopologyEditor, kind: str) -> list[str]:

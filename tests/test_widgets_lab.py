@@ -6,7 +6,6 @@ import html
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from netlab.runtime import open_backend, open_store
 from netlab.validation import load_valid
 from netlab.widgets import LabView
 from tests.kernel_helpers import lab_namespaces, topology
+from tests.widget_helpers import one
 
 ROOT = Path(__file__).parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -28,20 +28,6 @@ HOOKS = ["netlab-labview", "netlab-status", "netlab-backend", "netlab-backend-no
          "netlab-trace-hops", "netlab-trace-picture"]
 
 
-def by_class(root: Any, css: str) -> list[Any]:
-    found, stack = [], [root]
-    while stack:
-        widget = stack.pop()
-        if css in getattr(widget, "_dom_classes", ()):
-            found.append(widget)
-        stack.extend(reversed(getattr(widget, "children", ())))
-    return found
-
-
-def one(view: LabView, css: str) -> Any:
-    found = by_class(view.widget, css)
-    assert len(found) == 1, f"{len(found)} widgets with class {css}"
-    return found[0]
 
 
 def click(view: LabView, css: str) -> None:
