@@ -67,7 +67,6 @@ False
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -95,7 +94,7 @@ from netlab.widgets_editor_panels import (
     Section,
     problems_html,
 )
-from netlab.widgets_front import WidgetFront
+from netlab.widgets_front import WidgetFront, figure_png
 
 try:
     import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -130,7 +129,6 @@ class TopologyEditor(WidgetFront):
         self._callbacks: list[ChangeCallback] = []
         self._status = ""
         self._error = False
-        self._syncing = 0
         self._held = 0
         self._pending = False
         self._selection: dict[str, str | None] = dict.fromkeys(ITEM_KINDS)
@@ -161,11 +159,6 @@ class TopologyEditor(WidgetFront):
     def problems(self) -> list[Problem]:
         """The problems of the topology as it is now."""
         return list(self._problems)
-
-    @property
-    def syncing(self) -> bool:
-        """True while the editor fills its own controls (their change handlers stay quiet)."""
-        return self._syncing > 0
 
     def on_change(self, callback: ChangeCallback) -> None:
         """Call ``callback(editor)`` after every applied edit."""
@@ -341,17 +334,7 @@ class TopologyEditor(WidgetFront):
             figure = draw_topology(self._topo, title=title)
         except NotSupportedError:
             return None
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=DRAWING_DPI)
-        return buffer.getvalue()
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        self._syncing += 1
-        try:
-            yield
-        finally:
-            self._syncing -= 1
+        return figure_png(figure, DRAWING_DPI)
 
     def _kind(self, kind: str) -> str:
         kind = _KIND_ALIASES.get(kind, kind)

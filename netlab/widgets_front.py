@@ -6,11 +6,24 @@ A front end renders and never raises into the notebook: each action ends in
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from netlab.widgets_editor_panels import status_html
 
-__all__ = ["WidgetFront"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["WidgetFront", "figure_png"]
+
+
+def figure_png(figure: Figure, dpi: int) -> bytes:
+    """A matplotlib figure as PNG bytes (for an ``ipywidgets.Image``)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 class WidgetFront:
@@ -23,6 +36,7 @@ class WidgetFront:
     _status_line: Any
     _status: str = ""
     _error: bool = False
+    _syncing: int = 0
 
     @property
     def widget(self) -> Any:
@@ -38,6 +52,19 @@ class WidgetFront:
     def status_is_error(self) -> bool:
         """Whether :attr:`status` says why the last action was refused."""
         return self._error
+
+    @property
+    def syncing(self) -> bool:
+        """True while the widget fills its own controls (their change handlers stay quiet)."""
+        return self._syncing > 0
+
+    @contextmanager
+    def _quiet(self) -> Iterator[None]:
+        self._syncing += 1
+        try:
+            yield
+        finally:
+            self._syncing -= 1
 
     def _set_status(self, message: str, error: bool) -> None:
         self._status, self._error = message, error

@@ -128,7 +128,6 @@ class LabView(WidgetFront):
         self._trace: Trace | None = None
         self._status = ""
         self._error = False
-        self._syncing = 0
         self._busy = False
         self._closed = False
         self._bar = DeployBar(self, self._session.kernel_reason)
@@ -184,11 +183,6 @@ class LabView(WidgetFront):
     @property
     def last_trace(self) -> Trace | None:
         return self._trace
-
-    @property
-    def syncing(self) -> bool:
-        """True while the view fills its own controls (their change handlers stay quiet)."""
-        return self._syncing > 0
 
     # -- actions -----------------------------------------------------------------------------
     def set_backend(self, backend: str) -> bool:
@@ -384,14 +378,6 @@ class LabView(WidgetFront):
         finally:
             self._busy = False
             self._render_controls()
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        self._syncing += 1
-        try:
-            yield
-        finally:
-            self._syncing -= 1
 
     def _fail(self, message: str) -> bool:
         log.info("lab view: %s", message)

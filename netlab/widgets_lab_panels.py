@@ -8,7 +8,6 @@ and show its results (pictures drawn by :mod:`netlab.drawing_reach`).
 from __future__ import annotations
 
 import html
-import io
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from netlab.drawing_reach import plot_matrix, plot_trace
 from netlab.errors import NetlabError, NotSupportedError
 from netlab.model import Topology
 from netlab.reprs import trace_html
+from netlab.widgets_front import figure_png
 
 try:
     import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -24,13 +24,12 @@ except ImportError as exc:  # pragma: no cover - ipywidgets is part of the noteb
     raise NotSupportedError("the lab view needs ipywidgets: pip install 'netlab-cnm[notebook]'") from exc
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
     from netlab.backends.walk import Trace
     from netlab.harness_matrix import MatrixResult
     from netlab.widgets_lab import LabView
 
-__all__ = ["BACKEND_CHOICES", "STYLE", "DeployBar", "ReachPanel", "TracePanel", "figure_png", "heading",
+__all__ = ["BACKEND_CHOICES", "STYLE", "DeployBar", "ReachPanel", "TracePanel", "heading",
            "show_picture"]
 
 log = logging.getLogger(__name__)
@@ -49,13 +48,6 @@ STYLE = """<style>
 .netlab-labview .netlab-section-title { font-weight: bold; margin-top: 6px; border-bottom: 1px solid #ccc; }
 .netlab-labview .netlab-empty { color: #777; font-style: italic; font-size: 12px; }
 </style>"""
-
-
-def figure_png(figure: Figure) -> bytes:
-    """A matplotlib figure as PNG bytes."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=PICTURE_DPI)
-    return buffer.getvalue()
 
 
 def button(description: str, css: str, icon: str = "") -> Any:
@@ -145,7 +137,7 @@ class ReachPanel:
         """The heatmap of ``result`` (container x container) and a one-line summary."""
         labels, observed, expected = result.by_sandbox()
         try:
-            png: bytes | None = figure_png(plot_matrix(labels, observed, expected, title=title))
+            png: bytes | None = figure_png(plot_matrix(labels, observed, expected, title=title), PICTURE_DPI)
         except NotSupportedError as exc:  # no matplotlib: the summary still says it
             log.info("lab view: no heatmap: %s", exc)
             png = None
@@ -185,7 +177,7 @@ class TracePanel:
         """The trace's hops and verdict, and its path drawn over ``topo``."""
         self.hops.value = trace_html(trace)
         try:
-            png: bytes | None = figure_png(plot_trace(topo, trace))
+            png: bytes | None = figure_png(plot_trace(topo, trace), PICTURE_DPI)
         except NetlabError as exc:  # no matplotlib, or a model the drawing cannot place
             log.info("lab view: no trace picture: %s", exc)
             png = None
