@@ -82,11 +82,15 @@ def _ping(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     p = check.params
     src = view.sandbox(p["from"])
     target = view.target(src, str(p["to"]), p.get("network"))
-    want = check.kind == "reach"
-    got = prober.ping(view.sandbox_ns(src), target.ip, target.ns)
-    detail = f"{src} -> {target.label}"
+    return _ping_outcome(prober, view.sandbox_ns(src), target.ip, target.ns, f"{src} -> {target.label}",
+                         want=check.kind == "reach")
+
+
+def _ping_outcome(prober: Prober, src_ns: str, ip: str, responder: str | None, detail: str, want: bool) -> Outcome:
+    """A ping from ``src_ns`` to ``ip`` answered by ``responder``, against ``want``; a surprise is explained."""
+    got = prober.ping(src_ns, ip, responder)
     if got != want:
-        detail = _with_reason(detail, prober.explain(view.sandbox_ns(src), target.ip))
+        detail = _with_reason(detail, prober.explain(src_ns, ip))
     words = {True: "reachable", False: "no answer"}
     return Outcome(words[want], words[got], got == want, detail)
 
@@ -136,13 +140,8 @@ def _external(view: DeployedLab, prober: Prober, check: Check) -> Outcome:
     if view.internet_ip is None:
         raise InvalidRequestError(f"external check at {check.path}: lab {view.lab!r} has no internet namespace "
                                   "(underlay.internet is false)")
-    want = _verdict(check.params)
-    got = prober.ping(view.sandbox_ns(src), view.internet_ip, view.internet_ns)
-    detail = f"{src} -> internet {view.internet_ip}"
-    if got != want:
-        detail = _with_reason(detail, prober.explain(view.sandbox_ns(src), view.internet_ip))
-    words = {True: "reachable", False: "no answer"}
-    return Outcome(words[want], words[got], got == want, detail)
+    return _ping_outcome(prober, view.sandbox_ns(src), view.internet_ip, view.internet_ns,
+                         f"{src} -> internet {view.internet_ip}", want=_verdict(check.params))
 
 
 def _publisher(view: DeployedLab, host: str, port: int, proto: str) -> Listener | None:
