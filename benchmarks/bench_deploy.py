@@ -557,6 +557,22 @@ def fmt(value: float | None, unit: str = "s") -> str:
     return f"{value:.3f}" if unit == "s" else f"{value:.2f}x"
 
 
+def can_run(name: str, tools: Sequence[str]) -> bool:
+    """Root, every tool on PATH, and a working kernel backend; otherwise say which is missing (on stderr)."""
+    if os.geteuid() != 0:
+        print(f"{name} needs root (network namespaces)", file=sys.stderr)
+        return False
+    for tool in tools:
+        if shutil.which(tool) is None:
+            print(f"{name} needs {tool!r}", file=sys.stderr)
+            return False
+    reason = KernelBackend.probe()
+    if reason is not None:
+        print(f"kernel backend unavailable: {reason}", file=sys.stderr)
+        return False
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 500])
@@ -568,16 +584,7 @@ def main() -> int:
                         help="skip Mininet for a size expected to take longer than this (seconds; default 60)")
     parser.add_argument("--no-parity", action="store_true", help="skip the parity check")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("bench_deploy needs root (network namespaces)", file=sys.stderr)
-        return 2
-    for tool in ("ip", "bash", "nft", "nsenter", "unshare"):
-        if shutil.which(tool) is None:
-            print(f"bench_deploy needs {tool!r}", file=sys.stderr)
-            return 2
-    reason = KernelBackend.probe()
-    if reason is not None:
-        print(f"kernel backend unavailable: {reason}", file=sys.stderr)
+    if not can_run("bench_deploy", ("ip", "bash", "nft", "nsenter", "unshare")):
         return 2
     sizes = sorted(set(args.sizes))
     pid = os.getpid()

@@ -40,6 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_deploy import can_run  # noqa: E402
+
 from netlab.harness_matrix import expected_matrix  # noqa: E402
 from netlab.labapi import Lab  # noqa: E402
 from netlab.loading import load_text  # noqa: E402
@@ -73,8 +75,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sample", type=int, default=25, help="reachable (and unreachable) pairs timed one by one")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("needs root (real namespaces)", file=sys.stderr)
+    if not can_run("bench_matrix_kernel", ("ip", "ping")):
         return 2
     name = f"mxbench{os.getpid()}"
     topo = load_text(scenario(name))

@@ -67,7 +67,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import signal
 import statistics
 import subprocess
@@ -80,6 +79,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_deploy import (
+    can_run,
     delete_namespaces,
     lab_down,
     lab_up,
@@ -426,13 +426,14 @@ def iperf(server_ns: str, client_ns: str, server_ip: str, seconds: int, started:
         _stop(server)
 
 
-def wait_cpu_quiet(limit: float) -> float:
-    """Wait up to ``limit`` seconds for a half-second window in which others use under BUSY_CPU of the CPUs;
-    the share seen last (iperf3 on 2 CPUs is moved by any other load, so each run starts on a quiet machine)."""
+def wait_cpu_quiet(limit: float, threshold: float = BUSY_CPU, pause: float = 0.5) -> float:
+    """Wait up to ``limit`` seconds for a half-second window in which others use under ``threshold`` of the CPUs
+    (checking every ``pause`` s); the share seen last (iperf3 on 2 CPUs is moved by any other load, so each run
+    starts on a quiet machine)."""
     start = time.perf_counter()
     busy = background_cpu()
-    while busy > BUSY_CPU and time.perf_counter() - start < limit:
-        time.sleep(0.5)
+    while busy > threshold and time.perf_counter() - start < limit:
+        time.sleep(pause)
         busy = background_cpu()
     return busy
 
@@ -534,16 +535,7 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true", help="do not profile an up that misses its target")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("bench_overlay needs root (network namespaces)", file=sys.stderr)
-        return 2
-    for tool in ("ip", "nft", "nsenter", "unshare", "iperf3", "ss", "ping"):
-        if shutil.which(tool) is None:
-            print(f"bench_overlay needs {tool!r}", file=sys.stderr)
-            return 2
-    reason = KernelBackend.probe()
-    if reason is not None:
-        print(f"kernel backend unavailable: {reason}", file=sys.stderr)
+    if not can_run("bench_overlay", ("ip", "nft", "nsenter", "unshare", "iperf3", "ss", "ping")):
         return 2
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGINT, _interrupted)

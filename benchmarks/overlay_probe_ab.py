@@ -17,10 +17,9 @@ import shlex
 import statistics
 import subprocess
 import sys
-import time
 
 from bench_deploy import namespaces_with
-from bench_overlay import background_cpu, iperf
+from bench_overlay import iperf, wait_cpu_quiet
 
 from netlab.naming import lab_prefix, sandbox_netns
 
@@ -38,12 +37,7 @@ def summary(values: list[float]) -> str:
 
 def wait_quiet(limit: float) -> float:
     """Wait until the CPUs are quiet (or ``limit`` seconds passed); the last background share seen."""
-    start = time.perf_counter()
-    busy = background_cpu()
-    while busy > QUIET and time.perf_counter() - start < limit:
-        time.sleep(1.0)
-        busy = background_cpu()
-    return busy
+    return wait_cpu_quiet(limit, QUIET, pause=1.0)
 
 
 def set_brnf(lab: str, on: bool) -> None:
