@@ -52,6 +52,24 @@ PREFIX = f"nl-kbt{os.getpid()}-"
 RTMGRP_LINK, RTMGRP_NEIGH = 1, 4
 
 
+def root_events(groups: int, work: Callable[[], object]) -> bytes:
+    """The raw netlink events of ``groups`` seen in the machine's own namespace while ``work()`` runs (read-only)."""
+    monitor = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)   # NETLINK_ROUTE, read-only listener
+    try:
+        monitor.bind((0, groups))
+        monitor.setblocking(False)
+        work()
+        time.sleep(0.05)
+        seen = b""
+        while True:
+            try:
+                seen += monitor.recv(65536)
+            except BlockingIOError:
+                return seen
+    finally:
+        monitor.close()
+
+
 # -- fixtures ---------------------------------------------------------------------------------------------------------
 def _strip_volatile(value: Any) -> Any:
     if isinstance(value, dict):
@@ -426,21 +444,7 @@ def test_normalisation_matches_what_nft_lists_back(lab: Lab) -> None:
 def test_create_veth_never_touches_the_root_namespace(lab: Lab) -> None:
     """Listen for link events in the machine's namespace while veths are made: none of ours may show up."""
     host, a, b, steps = two_sandboxes(lab)
-    monitor = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)   # NETLINK_ROUTE, read-only listener
-    try:
-        monitor.bind((0, RTMGRP_LINK))
-        monitor.setblocking(False)
-        lab.backend.apply(steps)
-        lab.backend.apply([DeleteLink(host, "veth2")])
-        time.sleep(0.05)
-        seen = b""
-        while True:
-            try:
-                seen += monitor.recv(65536)
-            except BlockingIOError:
-                break
-    finally:
-        monitor.close()
+    seen = root_events(RTMGRP_LINK, lambda: (lab.backend.apply(steps), lab.backend.apply([DeleteLink(host, "veth2")])))
     for name in (b"veth2", b"veth3", b"br0"):
         assert name + b"\0" not in seen
     root_links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout)
@@ -740,20 +744,8 @@ def test_vxlan_and_macvlan_never_touch_the_root_namespace(lab: Lab) -> None:
     """Listen for link and neighbour events in the machine's namespace while an overlay and a macvlan are made and
     programmed: none of ours may show up there."""
     hosts, _, (c1, _), steps, peers = overlay(lab)
-    monitor = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)   # NETLINK_ROUTE, read-only listener
-    try:
-        monitor.bind((0, RTMGRP_LINK | RTMGRP_NEIGH))
-        monitor.setblocking(False)
-        lab.backend.apply([*steps, *peers, CreateMacvlan(hosts[0], "eth0", c1, "mv-root-chk")])
-        time.sleep(0.05)
-        seen = b""
-        while True:
-            try:
-                seen += monitor.recv(65536)
-            except BlockingIOError:
-                break
-    finally:
-        monitor.close()
+    seen = root_events(RTMGRP_LINK | RTMGRP_NEIGH,
+                       lambda: lab.backend.apply([*steps, *peers, CreateMacvlan(hosts[0], "eth0", c1, "mv-root-chk")]))
     for name in (VX, OV, "mv-root-chk"):
         assert name.encode() + b"\0" not in seen
     assert bytes.fromhex(container_mac(2).replace(":", "")) not in seen
