@@ -17,6 +17,7 @@ from netlab.runtime import open_backend, open_store
 from netlab.validation import load_valid
 from netlab.widgets import LabView
 from tests.kernel_helpers import lab_namespaces, topology
+from tests.test_scenario_sim import labs_in
 from tests.widget_helpers import one
 
 ROOT = Path(__file__).parent.parent
@@ -58,13 +59,6 @@ def sim_namespaces(state: Path, lab: str) -> list[str]:
     finally:
         store.close()
 
-
-def labs_in(state: Path) -> list[str]:
-    store = open_store(state)
-    try:
-        return store.labs()
-    finally:
-        store.close()
 
 
 @pytest.fixture
