@@ -129,7 +129,6 @@ class Lab:
         lab = cls(controller, keep=keep, was_deployed=store.lab(topo.name) is not None)
         try:
             controller.up(topo, path, progress)
-            save_backend(backend_obj, store)
             write_hosts(lab.view, backend_obj)
             save_backend(backend_obj, store)
         except BaseException:
@@ -243,7 +242,7 @@ class Lab:
     def prober(self) -> Prober:
         """Real traffic on the kernel backend, the packet walker on the simulator."""
         if self._prober is None:
-            self._prober = prober_for(self.backend, self.namespaces())
+            self._prober = prober_for(self.backend, self.walker)
         return self._prober
 
     def walker(self) -> WalkProber:

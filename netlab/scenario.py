@@ -118,18 +118,11 @@ def write_hosts(view: DeployedLab, backend: Backend) -> int:
     return written
 
 
-def prober_for(backend: Backend, namespaces: Sequence[str]) -> Prober:
-    """Real traffic on the kernel backend (failures explained by the walker over the lab's snapshot, read when
-    first needed); the packet walker over a snapshot of ``namespaces`` elsewhere."""
+def prober_for(backend: Backend, walker: Callable[[], WalkProber]) -> Prober:
+    """Real traffic on the kernel backend (failures explained by ``walker()``, the packet walker over the lab's
+    snapshot, asked for only when first needed); ``walker()`` itself elsewhere."""
     if backend.name == "kernel":
         from netlab.probes_kernel import KernelProber
 
-        walkers: list[WalkProber] = []
-
-        def walker() -> Prober:
-            if not walkers:
-                walkers.append(WalkProber(backend, namespaces))
-            return walkers[0]
-
         return KernelProber(backend, explainer=walker)
-    return WalkProber(backend, namespaces)
+    return walker()
