@@ -142,12 +142,13 @@ def trace(lab: Annotated[str, typer.Argument(help="A deployed lab (as `netlab st
     Exit status: 0 when the packet is delivered and answered, 1 when it is not.
     """
     from netlab.labapi import Lab, parse_port
+    from netlab.runtime import BACKENDS
 
     if port is not None:
         parse_port(port)
     _picture(plot)
-    if backend is not None and backend not in ("sim", "kernel"):
-        raise InvalidRequestError(f"unknown backend {backend!r}; choose one of: sim, kernel")
+    if backend is not None and backend not in BACKENDS:
+        raise InvalidRequestError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     with Lab.attach(lab, state_dir) as deployed:
         deployed.resolve(src, dst)  # unknown names fail here, before any snapshot is read
         walked_on = "sim" if deployed.backend.name == "simulated" else deployed.backend.name
