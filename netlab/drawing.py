@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from netlab.model import Topology
 
 __all__ = ["DRIVER_COLORS", "FORMATS", "MAX_ADDRESS_LABELS", "Layout", "Rect", "Wire", "draw_topology",
-           "endpoint_addresses", "layout", "topology_png", "topology_svg"]
+           "endpoint_addresses", "layout", "new_figure", "topology_png", "topology_svg"]
 
 #: network colour by driver; any other driver (a plugin) is drawn as ``other``
 DRIVER_COLORS: dict[str, str] = {
@@ -362,6 +362,21 @@ def _draw_legend(ax: Axes, lay: Layout) -> None:
               handlelength=1.6, columnspacing=1.2, borderaxespad=0.0)
 
 
+def new_figure(width: float, height: float) -> Figure:
+    """A figure of ``width`` x ``height`` inches on its own Agg canvas (no pyplot, no global state).
+
+    Raises ``NotSupportedError`` when matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise NotSupportedError(_MISSING) from exc
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def draw_topology(topo: Topology, path: str | os.PathLike[str] | None = None, *, title: str | None = None,
                   addressing: Any = None) -> Figure:
     """Draw ``topo``: hosts, sandboxes, networks and endpoints with their addresses.
@@ -391,18 +406,12 @@ def draw_topology(topo: Topology, path: str | os.PathLike[str] | None = None, *,
         matplotlib is not installed.
     """
     fmt = _format_of(path) if path is not None else None
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise NotSupportedError(_MISSING) from exc
     plan = _plan(topo, addressing)
     nets = getattr(plan, "networks", None)
     nets = nets.items() if isinstance(nets, Mapping) else ()
     subnets = {str(k): str(v.subnet) for k, v in nets if getattr(v, "subnet", None) is not None}
     lay = layout(topo, _addresses(topo, plan))
-    fig = Figure(figsize=(lay.width, lay.height), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = new_figure(lay.width, lay.height)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_xlim(0, lay.width)
     ax.set_ylim(lay.height, 0)

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from netlab import naming
-from netlab.drawing import draw_topology, layout
-from netlab.errors import InvalidRequestError, NotSupportedError
+from netlab.drawing import draw_topology, layout, new_figure
+from netlab.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,7 +33,6 @@ MATRIX_COLORS = {
     (False, False): "#c9302c",   # unreachable although the model says yes
 }
 _LABELS_SHOWN = 60
-_MISSING = "drawing needs matplotlib: pip install 'netlab-cnm[draw]'"
 
 
 class _Hop(Protocol):
@@ -64,17 +63,6 @@ class TraceLike(Protocol):
     def explain(self) -> str: ...
 
 
-def _figure(width: float, height: float) -> Figure:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise NotSupportedError(_MISSING) from exc
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def plot_matrix(labels: Sequence[str], observed: Sequence[Sequence[bool]],
                 expected: Sequence[Sequence[bool]] | None = None, *, title: str = "reachability") -> Figure:
     """A heatmap of ``observed[i][j]`` (``labels[i]`` reaches ``labels[j]``), mismatches against ``expected`` marked.
@@ -93,7 +81,7 @@ def plot_matrix(labels: Sequence[str], observed: Sequence[Sequence[bool]],
     cells = [[to_rgb(MATRIX_COLORS[(bool(observed[i][j]), bool(observed[i][j]) == bool(want[i][j]))])
               for j in range(n)] for i in range(n)]
     size = min(max(4.0, 0.28 * n + 2.5), 14.0)
-    fig = _figure(size + 2.0, size)
+    fig = new_figure(size + 2.0, size)
     ax = fig.add_axes((0.14, 0.14, 0.58, 0.72))
     ax.imshow(cells if n else [[to_rgb("white")]], interpolation="nearest", aspect="equal")
     pairs = n * (n - 1)
